@@ -1,0 +1,56 @@
+/**
+ * Decimal arithmetic for every price, quantity and amount in decision code.
+ *
+ * `D` is a private decimal.js constructor (40 significant digits, half-even rounding) so the engine's
+ * settings never leak into, or depend on, another library's global Decimal configuration.
+ * Numbers appear only at the edges: exchange payloads and JSON output (as decimal strings).
+ */
+import { Decimal as DecimalJs } from 'decimal.js';
+
+export const D = DecimalJs.clone({ precision: 40, rounding: DecimalJs.ROUND_HALF_EVEN, toExpNeg: -30, toExpPos: 40 });
+export type Decimal = InstanceType<typeof D>;
+/** What callers may pass where a decimal is expected: a Decimal, a decimal string, or a finite number. */
+export type DecimalInput = Decimal | string | number;
+
+export const ZERO = new D(0);
+export const ONE = new D(1);
+export const HUNDRED = new D(100);
+
+/** Converts an input to `D`, rejecting NaN and infinities with a specific message. */
+export function dec(value: DecimalInput, what = 'value'): Decimal {
+  let d: Decimal;
+  try {
+    d = value instanceof D ? value : new D(value);
+  } catch {
+    throw new RangeError(`${what} is not a decimal number: ${String(value)}`);
+  }
+  if (!d.isFinite()) throw new RangeError(`${what} must be finite, got ${String(value)}`);
+  return d;
+}
+
+/** Direction for rounding to an exchange step. */
+export type RoundDirection = 'up' | 'down';
+
+/**
+ * Rounds `value` to a multiple of `step` (a tick size or lot step), towards +∞ (`up`) or −∞ (`down`).
+ * A step of zero means "no precision constraint" and returns the value unchanged.
+ */
+export function roundToStep(value: Decimal, step: Decimal, direction: RoundDirection): Decimal {
+  if (step.isZero()) return value;
+  const units = value.div(step);
+  const whole = direction === 'up' ? units.ceil() : units.floor();
+  return whole.mul(step);
+}
+
+/** Decimal min/max helpers (decimal.js has static versions, these keep the engine's constructor). */
+export function dmin(a: Decimal, b: Decimal): Decimal {
+  return a.lte(b) ? a : b;
+}
+export function dmax(a: Decimal, b: Decimal): Decimal {
+  return a.gte(b) ? a : b;
+}
+
+/** Plain decimal string for JSON output (no exponent), trailing zeros removed. */
+export function decStr(value: Decimal): string {
+  return value.toFixed();
+}
