@@ -150,16 +150,25 @@ export interface CreateTableInputShape {
 /** The CreateTable request for {@link tableShape} under `tableName` (local runtime and tests). */
 export function toCreateTableInput(tableName: string, shape: TableShape = tableShape): CreateTableInputShape {
   if (tableName.length < 3 || tableName.length > 255 || !/^[A-Za-z0-9_.-]+$/.test(tableName)) {
-    throw new RangeError(`table name must be 3–255 characters of [A-Za-z0-9_.-], got ${JSON.stringify(tableName)}`);
+    throw new RangeError(
+      `table name must be 3–255 characters of [A-Za-z0-9_.-], got ${JSON.stringify(tableName)}`,
+    );
   }
   const attrs = new Map<string, 'S' | 'N'>();
-  for (const k of [shape.partitionKey, shape.sortKey, ...shape.gsis.flatMap((g) => [g.partitionKey, g.sortKey])]) {
+  for (const k of [
+    shape.partitionKey,
+    shape.sortKey,
+    ...shape.gsis.flatMap((g) => [g.partitionKey, g.sortKey]),
+  ]) {
     attrs.set(k.name, k.type);
   }
   return {
     TableName: tableName,
     BillingMode: shape.billingMode,
-    AttributeDefinitions: [...attrs].map(([AttributeName, AttributeType]) => ({ AttributeName, AttributeType })),
+    AttributeDefinitions: [...attrs].map(([AttributeName, AttributeType]) => ({
+      AttributeName,
+      AttributeType,
+    })),
     KeySchema: [
       { AttributeName: shape.partitionKey.name, KeyType: 'HASH' },
       { AttributeName: shape.sortKey.name, KeyType: 'RANGE' },
@@ -211,7 +220,8 @@ export function toCreateQueueInput(
     Attributes.ContentBasedDeduplication = String(shape.contentBasedDeduplication);
   }
   if (shape.deadLetter) {
-    if (!opts.deadLetterArn) throw new RangeError(`queue ${shape.logicalId} needs the ARN of its dead-letter queue`);
+    if (!opts.deadLetterArn)
+      throw new RangeError(`queue ${shape.logicalId} needs the ARN of its dead-letter queue`);
     const maxReceiveCount = opts.overrides?.maxReceiveCount ?? shape.maxReceiveCount ?? 5;
     Attributes.RedrivePolicy = JSON.stringify({ deadLetterTargetArn: opts.deadLetterArn, maxReceiveCount });
   }

@@ -11,7 +11,8 @@ import { z } from 'zod';
 import type { Decimal } from './decimal.js';
 import { decimalField, formatIssues, ValidationError } from './schema-util.js';
 
-const pct = (def: string, opts: { max?: string } = {}) => decimalField({ nonNegative: true, ...opts }).prefault(def);
+const pct = (def: string, opts: { max?: string } = {}) =>
+  decimalField({ nonNegative: true, ...opts }).prefault(def);
 const posInt = (def: number) => z.int().positive().prefault(def);
 
 export const TRADING_STATES = ['ACTIVE', 'REDUCING', 'HALTED'] as const;
@@ -77,10 +78,13 @@ const exitsSchema = z.strictObject({
       trailPct: decimalField({ positive: true, max: '50' }).prefault('0.1'),
     })
     .prefault({}),
-  profitLocks: z.array(profitLockSchema).max(20).prefault([
-    { atPct: '1', lockPct: '0.3' },
-    { atPct: '2', lockPct: '1' },
-  ]),
+  profitLocks: z
+    .array(profitLockSchema)
+    .max(20)
+    .prefault([
+      { atPct: '1', lockPct: '0.3' },
+      { atPct: '2', lockPct: '1' },
+    ]),
   /** Trailing may not tighten the stop before the position is this old (premature-closure guard). */
   minHoldingSeconds: z.number().nonnegative().prefault(60),
   /** A stop replacement smaller than this (percent of entry) is skipped to limit churn. */
@@ -132,7 +136,10 @@ const milestonesSchema = z.strictObject({
     .min(1)
     .max(20)
     .prefault([10, 15, 20, 25, 30])
-    .refine((t) => t.every((v, i) => i === 0 || v > (t[i - 1] ?? 0)), 'thresholds must be strictly ascending'),
+    .refine(
+      (t) => t.every((v, i) => i === 0 || v > (t[i - 1] ?? 0)),
+      'thresholds must be strictly ascending',
+    ),
 });
 
 const circuitBreakerSchema = z.strictObject({
@@ -247,7 +254,7 @@ export function parseTradingOptions(raw: Json = {}, override?: Json, what = 'opt
 
 /**
  * Parses and validates the engine configuration. Throws {@link ValidationError} listing every problem
- * with its path (e.g. `accounts[1].overrides: exits.trailing.trailPct: must be greater than 0, got 0`).
+ * with its path (e.g. `accounts.1.overrides.exits.trailing.trailPct: must be greater than 0, got 0`).
  */
 export function parseConfig(raw: Json): EngineConfig {
   const top = rawConfigSchema.safeParse(raw);
@@ -255,17 +262,20 @@ export function parseConfig(raw: Json): EngineConfig {
   const defaults = parseTradingOptions(top.data.defaults, undefined, 'configuration defaults');
   const accounts = new Map<string, AccountConfig>();
   const problems: string[] = [];
+  const seen = new Set<string>();
   top.data.accounts.forEach((a, i) => {
-    if (accounts.has(a.accountId)) {
+    if (seen.has(a.accountId)) {
       problems.push(`accounts.${i}.accountId: duplicate account "${a.accountId}"`);
       return;
     }
+    seen.add(a.accountId);
     try {
       const options = parseTradingOptions(top.data.defaults, a.overrides, `accounts.${i}.overrides`);
       const { overrides: _ignored, ...rest } = a;
       accounts.set(a.accountId, { ...rest, options });
     } catch (e) {
-      if (e instanceof ValidationError) problems.push(...e.problems.map((p) => `accounts.${i}.overrides.${p}`));
+      if (e instanceof ValidationError)
+        problems.push(...e.problems.map((p) => `accounts.${i}.overrides.${p}`));
       else throw e;
     }
   });

@@ -7,7 +7,12 @@
  */
 import { Decimal as DecimalJs } from 'decimal.js';
 
-export const D = DecimalJs.clone({ precision: 40, rounding: DecimalJs.ROUND_HALF_EVEN, toExpNeg: -30, toExpPos: 40 });
+export const D = DecimalJs.clone({
+  precision: 40,
+  rounding: DecimalJs.ROUND_HALF_EVEN,
+  toExpNeg: -30,
+  toExpPos: 40,
+});
 export type Decimal = InstanceType<typeof D>;
 /** What callers may pass where a decimal is expected: a Decimal, a decimal string, or a finite number. */
 export type DecimalInput = Decimal | string | number;

@@ -104,7 +104,10 @@ export function averageTrueRange(candles: readonly Candle[], period: number): De
       sum = sum.plus(tr);
       if (i === period) atr = sum.div(period);
     } else if (atr !== null) {
-      atr = atr.mul(period - 1).plus(tr).div(period);
+      atr = atr
+        .mul(period - 1)
+        .plus(tr)
+        .div(period);
     }
   }
   return atr;

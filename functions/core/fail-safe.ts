@@ -61,7 +61,14 @@ export type FailSafeCheck = {
 
 /** Checks one stop price against the fail-safe. */
 export function checkFailSafe(input: FailSafeInput, stop: Decimal): FailSafeCheck {
-  const loss = lossIfStopped(input.side, input.entryPrice, input.qty, stop, input.feeRate, input.stopSlippage);
+  const loss = lossIfStopped(
+    input.side,
+    input.entryPrice,
+    input.qty,
+    stop,
+    input.feeRate,
+    input.stopSlippage,
+  );
   const limit = input.maxLoss.mul(input.fraction);
   return { ok: loss.lte(limit), loss, limit };
 }
@@ -81,9 +88,17 @@ export function failSafeLimitStop(input: FailSafeInput, tickSize: Decimal): Deci
   const limit = maxLoss.mul(fraction);
   const one = new D(1);
   if (side === 'long') {
-    const raw = qty.mul(entryPrice).mul(f.plus(1)).minus(limit).div(qty.mul(one.minus(sl)).mul(one.minus(f)));
+    const raw = qty
+      .mul(entryPrice)
+      .mul(f.plus(1))
+      .minus(limit)
+      .div(qty.mul(one.minus(sl)).mul(one.minus(f)));
     return roundToStep(raw, tickSize, 'up');
   }
-  const raw = qty.mul(entryPrice).mul(one.minus(f)).plus(limit).div(qty.mul(one.plus(sl)).mul(one.plus(f)));
+  const raw = qty
+    .mul(entryPrice)
+    .mul(one.minus(f))
+    .plus(limit)
+    .div(qty.mul(one.plus(sl)).mul(one.plus(f)));
   return roundToStep(raw, tickSize, 'down');
 }

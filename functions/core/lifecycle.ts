@@ -141,5 +141,7 @@ export function timeoutDecision(
       ? { kind: 'escalate', to: 'WARNING', minutesOpen }
       : { kind: 'none' };
   }
-  return minutesOpen >= opts.criticalMinutes ? { kind: 'escalate', to: 'CRITICAL', minutesOpen } : { kind: 'none' };
+  return minutesOpen >= opts.criticalMinutes
+    ? { kind: 'escalate', to: 'CRITICAL', minutesOpen }
+    : { kind: 'none' };
 }

@@ -56,11 +56,15 @@ export function createMilestoneTracker(args: {
   thresholds: readonly number[];
 }): MilestoneTracker {
   const { side, entryPrice, leverage, thresholds } = args;
-  if (!entryPrice.gt(0)) throw new RangeError(`milestone entry price must be positive, got ${entryPrice.toFixed()}`);
-  if (!Number.isInteger(leverage) || leverage < 1) throw new RangeError(`leverage must be an integer ≥ 1, got ${leverage}`);
+  if (!entryPrice.gt(0))
+    throw new RangeError(`milestone entry price must be positive, got ${entryPrice.toFixed()}`);
+  if (!Number.isInteger(leverage) || leverage < 1)
+    throw new RangeError(`leverage must be an integer ≥ 1, got ${leverage}`);
   thresholds.forEach((t, i) => {
     if (!(t > 0) || (i > 0 && !(t > thresholds[i - 1]!))) {
-      throw new RangeError(`milestone thresholds must be positive and strictly ascending, got ${thresholds.join(', ')}`);
+      throw new RangeError(
+        `milestone thresholds must be positive and strictly ascending, got ${thresholds.join(', ')}`,
+      );
     }
   });
   const k = 100 * leverage;
@@ -94,7 +98,8 @@ export function observeMilestones(
   phase: MilestonePhase,
 ): { tracker: MilestoneTracker; hits: MilestoneHit[] } {
   const { next, bounds } = tracker;
-  if (next >= bounds.length || !reached(tracker.side, price, bounds[next]!)) return { tracker, hits: NO_HITS };
+  if (next >= bounds.length || !reached(tracker.side, price, bounds[next]!))
+    return { tracker, hits: NO_HITS };
   const seconds = [...tracker.seconds];
   const phases = [...tracker.phases];
   const hits: MilestoneHit[] = [];
@@ -140,7 +145,10 @@ export function flattenMilestones(tracker: MilestoneTracker): Record<string, num
   return out;
 }
 
-function milestoneMap(tracker: MilestoneTracker, value: (i: number) => number | null): Record<string, number | null> {
+function milestoneMap(
+  tracker: MilestoneTracker,
+  value: (i: number) => number | null,
+): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   tracker.thresholds.forEach((t, i) => {
     out[String(t)] = value(i);

@@ -307,8 +307,9 @@ export interface CancelOrderAction {
 }
 /**
  * Close a position at market (reduce-only) because no stop that passes the fail-safe can be placed.
- * Once the close has filled, the listed reduce-only stop/take-profit orders of the symbol are cancelled
- * (they would be orphans); if the close fails they stay. A tracked trade is settled from the close fill.
+ * Once the close has filled, the listed orders (every open order on the closing side of the position) are
+ * cancelled: reduce-only ones would be orphans, the others would open a position the other way. If the
+ * close fails they stay. A tracked trade is settled from the close fill.
  */
 export interface ClosePositionAction {
   type: 'CLOSE_POSITION';
@@ -515,8 +516,10 @@ function validateOptions(o: ReconcileOptions): Options {
   if (failSafeFraction.gt(1)) {
     throw new RangeError(`options.failSafeFraction must be at most 1, got ${decStr(failSafeFraction)}`);
   }
-  const stopSlippage = o.stopSlippage === undefined ? ZERO : nonNegative(o.stopSlippage, 'options.stopSlippage');
-  if (!stopSlippage.lt(1)) throw new RangeError(`options.stopSlippage must be below 1, got ${decStr(stopSlippage)}`);
+  const stopSlippage =
+    o.stopSlippage === undefined ? ZERO : nonNegative(o.stopSlippage, 'options.stopSlippage');
+  if (!stopSlippage.lt(1))
+    throw new RangeError(`options.stopSlippage must be below 1, got ${decStr(stopSlippage)}`);
   return {
     staleEntryAfterMs: o.staleEntryAfterMs,
     qtyTolerance: nonNegative(o.qtyTolerance, 'options.qtyTolerance'),
@@ -731,7 +734,7 @@ function planStop(input: StopPlanInput): StopPlan {
   if (!check.ok || !price.gt(0) || through) {
     const mark = markPrice === undefined ? '' : ` (mark ${decStr(markPrice)})`;
     const detail = tightened
-      ? `the fail-safe allows a stop no looser than ${decStr(price)}${mark}: the loss at the current price already exceeds ${decStr(check.limit)}`
+      ? `the fail-safe (loss ≤ ${decStr(check.limit)}) needs a stop at or ${side === 'long' ? 'above' : 'below'} ${decStr(price)}, which would trigger immediately${mark}`
       : `stop ${decStr(price)} would trigger immediately${mark}`;
     return { ok: false, why: 'not-placeable', qty, detail };
   }
@@ -869,8 +872,8 @@ function compareActions(a: PlannedAction, b: PlannedAction): number {
     ACTION_GROUP[a.type] - ACTION_GROUP[b.type] ||
     cmp(a.symbol, b.symbol) ||
     ACTION_TYPES.indexOf(a.type) - ACTION_TYPES.indexOf(b.type) ||
-    cmp(a.tradeId ?? '', b.tradeId ?? '') ||
     cmp(actionOrderKey(a), actionOrderKey(b)) ||
+    cmp(a.tradeId ?? '', b.tradeId ?? '') ||
     cmp(a.type === 'MANUAL_REVIEW' ? a.reason : '', b.type === 'MANUAL_REVIEW' ? b.reason : '')
   );
 }
@@ -881,8 +884,8 @@ function compareFindings(a: Finding, b: Finding): number {
   return (
     cmp(a.symbol, b.symbol) ||
     FINDING_KINDS.indexOf(a.kind) - FINDING_KINDS.indexOf(b.kind) ||
-    cmp(a.tradeId ?? '', b.tradeId ?? '') ||
-    cmp(orderA, orderB)
+    cmp(orderA, orderB) ||
+    cmp(a.tradeId ?? '', b.tradeId ?? '')
   );
 }
 
@@ -1142,14 +1145,17 @@ function protectiveStops(ctx: SymbolContext, position: ExchangePositionView): Ex
   );
 }
 
-/** Reduce-only stop/take-profit orders on the closing side: orphans once the position is closed. */
+/**
+ * Every open order on the closing side of the position: once it is closed, reduce-only ones are orphans and
+ * the others would open a position the other way.
+ */
 function ordersToCancelAfterClose(
   ctx: SymbolContext,
   position: ExchangePositionView,
 ): ClosePositionAction['thenCancel'] {
   const side = closingOrderSide(position.side);
   return ctx.orders
-    .filter((o) => o.reduceOnly && (o.kind === 'stop' || o.kind === 'take-profit') && o.side === side)
+    .filter((o) => o.side === side)
     .map((o) => ({
       orderId: o.id,
       ...(o.clientOrderId !== undefined ? { clientOrderId: o.clientOrderId } : {}),

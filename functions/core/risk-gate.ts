@@ -51,7 +51,8 @@ export function checkRiskGate(
     ['global', snapshot.globalTradingState],
     ['account', snapshot.accountTradingState],
   ] as const) {
-    if (state === 'HALTED') return reject('TRADING_HALTED', `${scope} trading state is HALTED: no new orders`);
+    if (state === 'HALTED')
+      return reject('TRADING_HALTED', `${scope} trading state is HALTED: no new orders`);
     if (state === 'REDUCING') {
       return reject('TRADING_REDUCING', `${scope} trading state is REDUCING: no new entries`);
     }
@@ -60,7 +61,10 @@ export function checkRiskGate(
     return reject('BREAKER_OPEN', 'the exchange circuit breaker is OPEN after repeated failures');
   }
   if (snapshot.openTrades >= risk.maxOpenTrades) {
-    return reject('MAX_OPEN_TRADES', `${snapshot.openTrades} open trades, the limit is ${risk.maxOpenTrades}`);
+    return reject(
+      'MAX_OPEN_TRADES',
+      `${snapshot.openTrades} open trades, the limit is ${risk.maxOpenTrades}`,
+    );
   }
   if (snapshot.realizedPnlToday.negated().gte(risk.dailyLossLimit)) {
     return reject(

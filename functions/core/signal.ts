@@ -15,32 +15,56 @@ import { EXCHANGES, type ExchangeId } from './config.js';
 import { decimalField, formatIssues } from './schema-util.js';
 import type { Side } from './types.js';
 
-const SIGNAL_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$/;
+const SIGNAL_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,46}$/;
 const ACCOUNT_ID_RE = /^[a-z0-9][a-z0-9-]{0,31}$/;
 /** ccxt unified symbols: `BTC/USDT` (spot) or `BTC/USDT:USDT` (linear perpetual). */
 const SYMBOL_RE = /^[A-Z0-9]{1,20}\/[A-Z0-9]{1,20}(:[A-Z0-9]{1,20})?$/;
 
-const stopSchema = z.union(
-  [
-    z.strictObject({ pct: decimalField({ positive: true, max: '50' }) }),
-    z.strictObject({ price: decimalField({ positive: true }) }),
-    z.strictObject({ atrMultiple: decimalField({ positive: true, max: '50' }) }),
-  ],
-  { error: 'stop must be exactly one of {"pct": …}, {"price": …} or {"atrMultiple": …}' },
-);
+const STOP_KINDS = ['pct', 'price', 'atrMultiple'] as const;
+/** Exactly one of the three stop kinds; a bad value is reported at its own path (`stop.pct: …`). */
+const stopSchema = z
+  .strictObject({
+    pct: decimalField({ positive: true, max: '50' }).optional(),
+    price: decimalField({ positive: true }).optional(),
+    atrMultiple: decimalField({ positive: true, max: '50' }).optional(),
+  })
+  .superRefine((stop, ctx) => {
+    const given = STOP_KINDS.filter((k) => stop[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `stop must have exactly one of pct, price or atrMultiple, got ${given.length === 0 ? 'none' : given.join(' and ')}`,
+      });
+    }
+  })
+  .transform((stop): StopSpec => {
+    if (stop.pct !== undefined) return { pct: stop.pct };
+    if (stop.price !== undefined) return { price: stop.price };
+    return { atrMultiple: stop.atrMultiple! };
+  });
 
-const entrySchema = z.union(
-  [
-    z.literal('market').transform(() => ({ type: 'market' as const })),
-    z.strictObject({ type: z.literal('market') }),
-    z.strictObject({ type: z.literal('limit'), price: decimalField({ positive: true }) }),
-  ],
-  { error: 'entry must be "market", {"type":"market"} or {"type":"limit","price":…}' },
+/** `"market"`, `{"type":"market"}` or `{"type":"limit","price":…}`; a bad price is reported as `entry.price: …`. */
+const entrySchema = z.preprocess(
+  (raw) => (raw === 'market' ? { type: 'market' } : raw),
+  z
+    .strictObject(
+      { type: z.enum(['market', 'limit']), price: decimalField({ positive: true }).optional() },
+      { error: 'entry must be "market", {"type":"market"} or {"type":"limit","price":…}' },
+    )
+    .superRefine((entry, ctx) => {
+      if (entry.type === 'limit' && entry.price === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['price'], message: 'a limit entry needs a price' });
+      }
+      if (entry.type === 'market' && entry.price !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['price'], message: 'a market entry takes no price; use "price" at the top level for the reference' });
+      }
+    })
+    .transform((entry): EntrySpec => (entry.type === 'limit' ? { type: 'limit', price: entry.price! } : { type: 'market' })),
 );
 
 export const signalSchema = z
   .strictObject({
-    signalId: z.string().regex(SIGNAL_ID_RE, 'signalId must be 1–48 letters, digits, "_", "." or "-"'),
+    signalId: z.string().regex(SIGNAL_ID_RE, 'signalId must be 1–47 letters, digits, "_", "." or "-"'),
     accountId: z.string().regex(ACCOUNT_ID_RE, 'accountId must be 1–32 lowercase letters, digits or dashes'),
     exchange: z.enum(EXCHANGES),
     symbol: z.string().regex(SYMBOL_RE, 'symbol must be a ccxt unified symbol such as "BTC/USDT:USDT"'),
@@ -60,7 +84,11 @@ export const signalSchema = z
   })
   .superRefine((s, ctx) => {
     if ((s.riskPct === undefined) === (s.riskAmount === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['riskPct'], message: 'give exactly one of riskPct or riskAmount' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['riskPct'],
+        message: 'give exactly one of riskPct or riskAmount',
+      });
     }
     const ref = s.entry.type === 'limit' ? s.entry.price : s.price;
     if ('price' in s.stop && ref !== undefined) {
@@ -102,7 +130,7 @@ export type SignalParseResult = { ok: true; signal: Signal } | { ok: false; erro
 export function parseSignal(raw: unknown): SignalParseResult {
   const result = signalSchema.safeParse(raw);
   if (!result.success) return { ok: false, errors: formatIssues(result.error) };
-  return { ok: true, signal: result.data as Signal };
+  return { ok: true, signal: result.data };
 }
 
 /**

@@ -44,7 +44,10 @@ export interface StopRules {
   minStopStepPct: Decimal;
 }
 
-export function stopRulesFor(options: TradingOptions, market: Pick<MarketRules, 'tickSize' | 'lotStep'>): StopRules {
+export function stopRulesFor(
+  options: TradingOptions,
+  market: Pick<MarketRules, 'tickSize' | 'lotStep'>,
+): StopRules {
   const e = options.exits;
   return {
     feeRate: options.fees.takerRate,
@@ -108,7 +111,11 @@ export interface PositionState {
   /** Smallest trailing move worth sending, in price units. */
   readonly minStep: Decimal;
   readonly rules: StopRules;
-  readonly counters: { readonly stopMoves: number; readonly failSafeRejections: number; readonly skippedMinStep: number };
+  readonly counters: {
+    readonly stopMoves: number;
+    readonly failSafeRejections: number;
+    readonly skippedMinStep: number;
+  };
 }
 
 export interface StepResult {
@@ -118,7 +125,9 @@ export interface StepResult {
 
 const NO_ACTIONS: StopAction[] = [];
 
-function failSafeInput(p: Pick<PositionState, 'side' | 'entryPrice' | 'remainingQty' | 'maxLoss' | 'rules'>): FailSafeInput {
+function failSafeInput(
+  p: Pick<PositionState, 'side' | 'entryPrice' | 'remainingQty' | 'maxLoss' | 'rules'>,
+): FailSafeInput {
   return {
     side: p.side,
     entryPrice: p.entryPrice,
@@ -206,7 +215,11 @@ export function openPosition(input: OpenPositionInput): StepResult {
     return {
       position,
       actions: [
-        { type: 'ALARM', code: 'UNPROTECTABLE_POSITION', message: `${message}; the fail-safe stop ${limitStop.toFixed()} would trigger at ${price.toFixed()}` },
+        {
+          type: 'ALARM',
+          code: 'UNPROTECTABLE_POSITION',
+          message: `${message}; the fail-safe stop ${limitStop.toFixed()} would trigger at ${price.toFixed()}`,
+        },
         { type: 'EXIT', reason: 'FAILSAFE_UNPROTECTABLE', qty, price },
       ],
     };
@@ -215,7 +228,11 @@ export function openPosition(input: OpenPositionInput): StepResult {
   return {
     position,
     actions: [
-      { type: 'ALARM', code: 'FAILSAFE_VIOLATION', message: `${message}; tightened to ${limitStop.toFixed()}` },
+      {
+        type: 'ALARM',
+        code: 'FAILSAFE_VIOLATION',
+        message: `${message}; tightened to ${limitStop.toFixed()}`,
+      },
       { type: 'PLACE_STOP', price: limitStop, qty, reason: 'FAILSAFE_TIGHTEN' },
     ],
   };
@@ -277,7 +294,8 @@ export function adjustStop(pos: PositionState, obs: PriceObservation): StepResul
   }
   const trailing = p.rules.trailing;
   if (trailing.enabled && at - p.entryFilledAt >= p.rules.minHoldingMs) {
-    if (!p.trailActive && !tighter(side, p.trailActivationPrice, p.bestPrice)) p = { ...p, trailActive: true };
+    if (!p.trailActive && !tighter(side, p.trailActivationPrice, p.bestPrice))
+      p = { ...p, trailActive: true };
     if (p.trailActive && (p.trailEvaluatedAt === null || !p.trailEvaluatedAt.eq(p.bestPrice))) {
       const factor = ONE.minus(trailing.trailPct.mul(sideSign(side)).div(HUNDRED));
       const trail = roundStop(side, p.bestPrice.mul(factor), p.rules.tickSize);
@@ -296,17 +314,31 @@ export function adjustStop(pos: PositionState, obs: PriceObservation): StepResul
 
   // A stop that cannot rest below the price (long) means the exit condition is already met.
   if (!tighter(side, price, to)) {
-    push({ type: 'EXIT', reason: 'STOP_WOULD_TRIGGER', qty: p.remainingQty, price, detail: `${reason} stop ${to.toFixed()} at price ${price.toFixed()}` });
+    push({
+      type: 'EXIT',
+      reason: 'STOP_WOULD_TRIGGER',
+      qty: p.remainingQty,
+      price,
+      detail: `${reason} stop ${to.toFixed()} at price ${price.toFixed()}`,
+    });
     return { position: { ...p, remainingQty: ZERO }, actions };
   }
   const check = checkFailSafe(failSafeInput(p), to);
   if (!check.ok) {
     push({ type: 'STOP_REJECTED', reason: 'FAILSAFE', stop: to, loss: check.loss, limit: check.limit });
-    return { position: { ...p, counters: { ...p.counters, failSafeRejections: p.counters.failSafeRejections + 1 } }, actions };
+    return {
+      position: { ...p, counters: { ...p.counters, failSafeRejections: p.counters.failSafeRejections + 1 } },
+      actions,
+    };
   }
   push({ type: 'MOVE_STOP', from: p.stop, to, qty: p.remainingQty, reason });
   return {
-    position: { ...p, stop: to, stopReason: reason, counters: { ...p.counters, stopMoves: p.counters.stopMoves + 1 } },
+    position: {
+      ...p,
+      stop: to,
+      stopReason: reason,
+      counters: { ...p.counters, stopMoves: p.counters.stopMoves + 1 },
+    },
     actions,
   };
 }
@@ -328,4 +360,3 @@ export function reducePosition(pos: PositionState, closedQty: Decimal): Position
   }
   return { ...pos, remainingQty: pos.remainingQty.minus(closedQty) };
 }
-

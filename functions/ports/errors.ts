@@ -12,7 +12,9 @@ export class VersionConflictError extends Error {
     /** The version found (after rolling forward any pending event); `undefined` when unknown. */
     readonly actualVersion: number | undefined,
   ) {
-    super(`version conflict on ${key}: expected version ${expectedVersion}, found ${actualVersion ?? 'another'}`);
+    super(
+      `version conflict on ${key}: expected version ${expectedVersion}, found ${actualVersion ?? 'another'}`,
+    );
     this.name = 'VersionConflictError';
   }
 }

@@ -6,7 +6,8 @@
  */
 
 /** What the execution worker is asked to do. */
-export type OrderCommandType = 'ENTER' | 'EXIT' | 'PARTIAL_EXIT' | 'PLACE_STOP' | 'REPLACE_STOP' | 'CANCEL_ORDER';
+export type OrderCommandType =
+  'ENTER' | 'EXIT' | 'PARTIAL_EXIT' | 'PLACE_STOP' | 'REPLACE_STOP' | 'CANCEL_ORDER';
 
 /** One order command (a queue message body). */
 export interface OrderCommand {

@@ -200,8 +200,7 @@ export interface Lease {
 
 /** Result of {@link TradeStore.acquireLease}. */
 export type AcquireLeaseResult =
-  | { acquired: true; lease: Lease }
-  | { acquired: false; holder: string; expiresAt: number };
+  { acquired: true; lease: Lease } | { acquired: false; holder: string; expiresAt: number };
 
 /** A stored reconciliation run. */
 export interface ReconReport {
@@ -241,7 +240,11 @@ export interface TradeStore {
   /** Records an order intent before the order is sent; an existing intent is returned with `created: false`. */
   putOrderIntent(input: PutOrderIntentInput): Promise<{ intent: OrderIntent; created: boolean }>;
   /** Moves an intent along its status table; repeating the same update is a no-op. */
-  updateOrderIntent(tradeId: string, clientOrderId: string, input: UpdateOrderIntentInput): Promise<OrderIntent>;
+  updateOrderIntent(
+    tradeId: string,
+    clientOrderId: string,
+    input: UpdateOrderIntentInput,
+  ): Promise<OrderIntent>;
   getOrderIntent(tradeId: string, clientOrderId: string): Promise<OrderIntent | null>;
   listOrderIntents(tradeId: string): Promise<OrderIntent[]>;
   getTradingState(scope: TradingScope): Promise<TradingStateRecord>;

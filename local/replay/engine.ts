@@ -20,7 +20,12 @@
 import { D, type Decimal, ZERO } from '../../functions/core/decimal.js';
 import { accountConfig, type TradingOptions } from '../../functions/core/config.js';
 import { type Signal, signalReferencePrice, tradeIdFor } from '../../functions/core/signal.js';
-import { assertTransition, type TradeStatus, OPEN_POSITION_STATUSES, timeoutDecision } from '../../functions/core/lifecycle.js';
+import {
+  assertTransition,
+  type TradeStatus,
+  OPEN_POSITION_STATUSES,
+  timeoutDecision,
+} from '../../functions/core/lifecycle.js';
 import { checkRiskGate } from '../../functions/core/risk-gate.js';
 import { averageTrueRange, planInitialExits } from '../../functions/core/exits.js';
 import { riskBudget, sizePosition } from '../../functions/core/sizing.js';
@@ -42,7 +47,12 @@ import {
   shadowMilestones,
 } from '../../functions/core/milestones.js';
 import { healthLevel, healthScoreValue, type HealthOptions } from '../../functions/core/health.js';
-import { candlePath, evaluateCandle, marketFill, type RestingOrder } from '../../functions/core/fill-model.js';
+import {
+  candlePath,
+  evaluateCandle,
+  marketFill,
+  type RestingOrder,
+} from '../../functions/core/fill-model.js';
 import { computePerformance, type ClosedTradeRecord } from '../../functions/core/analytics.js';
 import {
   type Candle,
@@ -147,7 +157,17 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
   const stats = new Map<string, SymbolStats>(
     symbols.map((s) => [
       s,
-      { atr: null, trSum: 0, trCount: 0, prevClose: null, volumes: [], volumeSum: 0, lastVolume: null, lastClose: null, lastAt: 0 },
+      {
+        atr: null,
+        trSum: 0,
+        trCount: 0,
+        prevClose: null,
+        volumes: [],
+        volumeSum: 0,
+        lastVolume: null,
+        lastClose: null,
+        lastAt: 0,
+      },
     ]),
   );
   const active = new Map<string, Run[]>(symbols.map((s) => [s, []]));
@@ -158,7 +178,9 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
 
   const accountOpen = (accountId: string) =>
     runs.filter(
-      (r) => r.signal.accountId === accountId && (r.result.status === 'ENTERING' || OPEN_POSITION_STATUSES.includes(r.result.status)),
+      (r) =>
+        r.signal.accountId === accountId &&
+        (r.result.status === 'ENTERING' || OPEN_POSITION_STATUSES.includes(r.result.status)),
     );
 
   const move = (run: Run, to: TradeStatus) => {
@@ -205,7 +227,13 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
     const pos = run.position!;
     if (pos.remainingQty.isZero()) return;
     if (run.result.status !== 'CLOSING') move(run, 'CLOSING');
-    const fill = marketFill(closingOrderSide(pos.side), pos.remainingQty, price, fillModel, run.market.tickSize);
+    const fill = marketFill(
+      closingOrderSide(pos.side),
+      pos.remainingQty,
+      price,
+      fillModel,
+      run.market.tickSize,
+    );
     bookPnl(run, pos.remainingQty, fill.price, fill.fee, at);
     closeOut(run, at, fill.price, reason);
   };
@@ -226,14 +254,23 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
   /** A resting take-profit filled on the segment that reached it (level price, or better on a gap). */
   const levelFill = (run: Run, seg: Candle, price: Decimal, qty: Decimal) => {
     const pos = run.position!;
-    const order: RestingOrder = { id: 'tp', kind: 'take-profit', side: closingOrderSide(pos.side), qty, price, reduceOnly: true };
+    const order: RestingOrder = {
+      id: 'tp',
+      kind: 'take-profit',
+      side: closingOrderSide(pos.side),
+      qty,
+      price,
+      reduceOnly: true,
+    };
     const fills = evaluateCandle([order], seg, pos.side, fillModel, run.market.tickSize, {
       positionQty: pos.remainingQty.plus(qty),
       lotStep: run.market.lotStep,
     });
     const fill = fills[0];
     // The step only emits a level when the price reached it, so the fill model fills it; fall back defensively.
-    return fill ? { price: fill.price, fee: fill.fee } : { price, fee: qty.mul(price).mul(fillModel.makerFeeRate) };
+    return fill
+      ? { price: fill.price, fee: fill.fee }
+      : { price, fee: qty.mul(price).mul(fillModel.makerFeeRate) };
   };
 
   const applyActions = (run: Run, actions: StopAction[], obs: PriceObservation, seg: Candle) => {
@@ -272,7 +309,14 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
   };
 
   /** Entry filled (fully or, at timeout, partially): plan exits from the fill and place the stop. */
-  const goLive = (run: Run, fillPrice: Decimal, qty: Decimal, fees: Decimal, at: number, atr: Decimal | undefined) => {
+  const goLive = (
+    run: Run,
+    fillPrice: Decimal,
+    qty: Decimal,
+    fees: Decimal,
+    at: number,
+    atr: Decimal | undefined,
+  ) => {
     const r = run.result;
     const s = run.signal;
     r.entryFilledAt = at;
@@ -293,7 +337,15 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
     });
     let exits;
     try {
-      exits = planInitialExits({ side: s.side, entryPrice: fillPrice, stop: s.stop, rr: s.rr, market: run.market, options: run.options.exits, atr });
+      exits = planInitialExits({
+        side: s.side,
+        entryPrice: fillPrice,
+        stop: s.stop,
+        rr: s.rr,
+        market: run.market,
+        options: run.options.exits,
+        atr,
+      });
     } catch (e) {
       // The fill gapped through a price stop: there is no valid stop, so the position is closed at once.
       run.position = provisionalPosition(run, fillPrice, qty, at);
@@ -302,7 +354,16 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
       return;
     }
     r.takeProfit = exits.takeProfit;
-    const opened = openPosition({ side: s.side, entryPrice: fillPrice, qty, filledAt: at, exits, maxLoss: r.maxLoss!, rules: run.rules, price: fillPrice });
+    const opened = openPosition({
+      side: s.side,
+      entryPrice: fillPrice,
+      qty,
+      filledAt: at,
+      exits,
+      maxLoss: r.maxLoss!,
+      rules: run.rules,
+      price: fillPrice,
+    });
     run.position = opened.position;
     run.lastPrice = fillPrice;
     r.stopPlacedAt = at;
@@ -381,7 +442,13 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
       move(run, 'SKIPPED');
       result.outcome = 'SKIPPED';
       result.statusReason = reason;
-      run.tracker = createMilestoneTracker({ side: s.side, entryPrice: ref, entryAt: at, leverage: run.leverage, thresholds: options.milestones.thresholds });
+      run.tracker = createMilestoneTracker({
+        side: s.side,
+        entryPrice: ref,
+        entryAt: at,
+        leverage: run.leverage,
+        thresholds: options.milestones.thresholds,
+      });
       active.get(s.symbol)!.push(run);
       startShadow(run, null, at);
     };
@@ -395,7 +462,11 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
         accountTradingState: 'ACTIVE',
         breaker: 'CLOSED',
         openTrades: open.length,
-        openNotional: open.reduce((sum, r) => sum.plus(r.result.qty && r.result.entryPrice ? r.result.qty.mul(r.result.entryPrice) : ZERO), ZERO),
+        openNotional: open.reduce(
+          (sum, r) =>
+            sum.plus(r.result.qty && r.result.entryPrice ? r.result.qty.mul(r.result.entryPrice) : ZERO),
+          ZERO,
+        ),
         realizedPnlToday: realizedByDay.get(day) ?? ZERO,
         lastStopOutAt: lastStopOut.get(`${s.accountId}|${s.symbol}`),
       },
@@ -418,11 +489,20 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
     if ('atrMultiple' in s.stop) {
       const window = list.slice(Math.max(0, index - options.exits.atrPeriod - 1), index);
       atr = averageTrueRange(window, options.exits.atrPeriod) ?? undefined;
-      if (atr === undefined) return skip(`not enough candles before the signal for ATR(${options.exits.atrPeriod})`);
+      if (atr === undefined)
+        return skip(`not enough candles before the signal for ATR(${options.exits.atrPeriod})`);
     }
     let exits;
     try {
-      exits = planInitialExits({ side: s.side, entryPrice: expected, stop: s.stop, rr: s.rr, market, options: options.exits, atr });
+      exits = planInitialExits({
+        side: s.side,
+        entryPrice: expected,
+        stop: s.stop,
+        rr: s.rr,
+        market,
+        options: options.exits,
+        atr,
+      });
     } catch (e) {
       return skip(`INVALID_STOP: ${(e as Error).message}`);
     }
@@ -445,7 +525,11 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
       market,
       maxNotionalPerTrade: options.risk.maxNotionalPerTrade,
       remainingAccountNotional: options.risk.maxNotionalPerAccount.minus(
-        open.reduce((sum, r) => sum.plus(r.result.qty && r.result.entryPrice ? r.result.qty.mul(r.result.entryPrice) : ZERO), ZERO),
+        open.reduce(
+          (sum, r) =>
+            sum.plus(r.result.qty && r.result.entryPrice ? r.result.qty.mul(r.result.entryPrice) : ZERO),
+          ZERO,
+        ),
       ),
     });
     if (!sized.ok) return skip(`${sized.code}: ${sized.reason}`);
@@ -457,7 +541,13 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
       goLive(run, fill.price, sized.qty, fill.fee, candle.openTime, atr);
     } else {
       run.entry = {
-        order: { id: result.tradeId, kind: 'limit', side: openingOrderSide(s.side), qty: sized.qty, price: s.entry.price },
+        order: {
+          id: result.tradeId,
+          kind: 'limit',
+          side: openingOrderSide(s.side),
+          qty: sized.qty,
+          price: s.entry.price,
+        },
         expiresAt: candle.openTime + options.orderExecution.orderTimeoutSeconds * 1000,
         filledQty: ZERO,
         cost: ZERO,
@@ -471,9 +561,16 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
   const workLimitEntry = (run: Run, candle: Candle) => {
     const e = run.entry!;
     const remaining = e.order.qty.minus(e.filledQty);
-    const fills = evaluateCandle([{ ...e.order, qty: remaining }], candle, null, fillModel, run.market.tickSize, {
-      lotStep: run.market.lotStep,
-    });
+    const fills = evaluateCandle(
+      [{ ...e.order, qty: remaining }],
+      candle,
+      null,
+      fillModel,
+      run.market.tickSize,
+      {
+        lotStep: run.market.lotStep,
+      },
+    );
     let filledAt = candle.openTime;
     for (const f of fills) {
       if (f.at > e.expiresAt) continue;
@@ -493,7 +590,8 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
       run.result.statusReason = `limit entry at ${e.order.price.toFixed()} not filled within ${run.options.orderExecution.orderTimeoutSeconds}s`;
       return;
     }
-    if (!done) run.result.statusReason = `limit entry partially filled: ${e.filledQty.toFixed()} of ${e.order.qty.toFixed()}, rest cancelled`;
+    if (!done)
+      run.result.statusReason = `limit entry partially filled: ${e.filledQty.toFixed()} of ${e.order.qty.toFixed()}, rest cancelled`;
     const avg = e.cost.div(e.filledQty);
     goLive(run, avg, e.filledQty, e.fees, done ? filledAt : e.expiresAt, atr);
   };
@@ -524,10 +622,17 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
       if (status === 'LIVE' || status === 'WARNING' || status === 'CRITICAL') {
         const pos = run.position!;
         if (obs.at < pos.entryFilledAt) continue;
-        const seg = segment(run, obs, i === 0, Math.max(1, (path[i]!.at - (path[i - 1]?.at ?? obs.at)) || 1));
+        const seg = segment(run, obs, i === 0, Math.max(1, path[i]!.at - (path[i - 1]?.at ?? obs.at) || 1));
         run.lastPrice = obs.price;
         // 1. The resting stop (on the exchange) fills first.
-        const stopOrder: RestingOrder = { id: 'stop', kind: 'stop', side: closingOrderSide(side), qty: pos.remainingQty, price: pos.stop, reduceOnly: true };
+        const stopOrder: RestingOrder = {
+          id: 'stop',
+          kind: 'stop',
+          side: closingOrderSide(side),
+          qty: pos.remainingQty,
+          price: pos.stop,
+          reduceOnly: true,
+        };
         const stopFill = evaluateCandle([stopOrder], seg, side, fillModel, run.market.tickSize, {
           positionQty: pos.remainingQty,
           lotStep: run.market.lotStep,
@@ -553,7 +658,7 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
           continue;
         }
         if (o.riskMonitoring.enabled && o.riskMonitoring.emergencyCloseOnCritical) {
-          const p = run.position!;
+          const p = run.position;
           const score = healthScoreValue(
             {
               side,
@@ -563,7 +668,8 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
               initialStop: p.initialStop.toNumber(),
               minutesOpen: (obs.at - p.entryFilledAt) / 60_000,
               recentVolume: st.lastVolume ?? undefined,
-              averageVolume: st.volumes.length >= HEALTH_VOLUME_WINDOW ? st.volumeSum / st.volumes.length : undefined,
+              averageVolume:
+                st.volumes.length >= HEALTH_VOLUME_WINDOW ? st.volumeSum / st.volumes.length : undefined,
               atr: st.atr ?? undefined,
             },
             healthOptionsFor(o),
@@ -581,7 +687,11 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
         if (obs.at >= (run.result.exitAt ?? run.result.signalAt)) observeMilestone(run, obs, 'shadow');
       }
     }
-    if (run.shadowUntil !== null && candle.openTime + candle.intervalMs > run.shadowUntil && run.result.status !== 'FINALIZED') {
+    if (
+      run.shadowUntil !== null &&
+      candle.openTime + candle.intervalMs > run.shadowUntil &&
+      run.result.status !== 'FINALIZED'
+    ) {
       finalize(run);
     }
   };
@@ -590,7 +700,10 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
     const high = c.high.toNumber();
     const low = c.low.toNumber();
     const close = c.close.toNumber();
-    const tr = st.prevClose === null ? high - low : Math.max(high - low, Math.abs(high - st.prevClose), Math.abs(low - st.prevClose));
+    const tr =
+      st.prevClose === null
+        ? high - low
+        : Math.max(high - low, Math.abs(high - st.prevClose), Math.abs(low - st.prevClose));
     const period = 14;
     if (st.atr === null) {
       st.trSum += tr;
@@ -619,7 +732,10 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
     const runsHere = active.get(symbol)!;
     for (const run of runsHere) walk(run, candle, st);
     if (runsHere.some((r) => isFinished(r.result.status))) {
-      active.set(symbol, runsHere.filter((r) => !isFinished(r.result.status)));
+      active.set(
+        symbol,
+        runsHere.filter((r) => !isFinished(r.result.status)),
+      );
     }
     updateStats(st, candle);
     if (++done % 2000 === 0) input.onProgress?.(done, timeline.length);
@@ -652,7 +768,8 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
 
   for (const run of runs) {
     if (run.tracker) {
-      run.result.milestones = run.result.entryFilledAt === null ? emptyMilestones(run.tracker) : liveMilestones(run.tracker);
+      run.result.milestones =
+        run.result.entryFilledAt === null ? emptyMilestones(run.tracker) : liveMilestones(run.tracker);
       run.result.shadowMilestones = shadowMilestones(run.tracker);
     }
   }
@@ -678,7 +795,8 @@ function isFinished(status: TradeStatus): boolean {
 }
 
 function signalTime(s: Signal): number {
-  if (s.at === undefined) throw new RangeError(`signal ${s.signalId} has no "at" time; replayed signals need one`);
+  if (s.at === undefined)
+    throw new RangeError(`signal ${s.signalId} has no "at" time; replayed signals need one`);
   return Date.parse(s.at);
 }
 
@@ -751,7 +869,8 @@ function summarize(
   for (const t of thresholds) {
     milestones[t] = {
       live: trades.filter((x) => x.milestones[t] !== null && x.milestones[t] !== undefined).length,
-      shadow: trades.filter((x) => x.shadowMilestones[t] !== null && x.shadowMilestones[t] !== undefined).length,
+      shadow: trades.filter((x) => x.shadowMilestones[t] !== null && x.shadowMilestones[t] !== undefined)
+        .length,
       medianSeconds: perf.milestones[t]?.medianSeconds ?? null,
     };
   }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkFailSafe, failSafeLimitStop, lossIfStopped, stopFillPrice } from '../../functions/core/fail-safe.js';
+import {
+  checkFailSafe,
+  failSafeLimitStop,
+  lossIfStopped,
+  stopFillPrice,
+} from '../../functions/core/fail-safe.js';
 import { d } from './helpers.js';
 
 const base = {
@@ -18,17 +23,17 @@ describe('lossIfStopped', () => {
     // distance = 27000 − 26711.1567 = 288.8433 ; fees/unit = 0.0005 × (27000 + 26711.1567) = 26.85557835
     // loss = 0.009 × (288.8433 + 26.85557835) = 0.009 × 315.69887835 = 2.84128990515
     expect(stopFillPrice('long', d('26716.5'), d('0.0002')).toFixed()).toBe('26711.1567');
-    expect(lossIfStopped('long', d('27000'), d('0.009'), d('26716.5'), d('0.0005'), d('0.0002')).toFixed()).toBe(
-      '2.84128990515',
-    );
+    expect(
+      lossIfStopped('long', d('27000'), d('0.009'), d('26716.5'), d('0.0005'), d('0.0002')).toFixed(),
+    ).toBe('2.84128990515');
   });
 
   it('mirrors for a short: the stop fills above the trigger', () => {
     // fill = 27283.5 × 1.0002 = 27288.9567 ; distance = 288.9567 ; fees/unit = 0.0005 × 54288.9567 = 27.14447835
     // loss = 0.009 × 316.10117835 = 2.84491060515
-    expect(lossIfStopped('short', d('27000'), d('0.009'), d('27283.5'), d('0.0005'), d('0.0002')).toFixed()).toBe(
-      '2.84491060515',
-    );
+    expect(
+      lossIfStopped('short', d('27000'), d('0.009'), d('27283.5'), d('0.0005'), d('0.0002')).toFixed(),
+    ).toBe('2.84491060515');
   });
 
   it('is negative (locked profit) when the stop is beyond break-even', () => {
@@ -47,10 +52,34 @@ describe('checkFailSafe', () => {
   });
 
   it('the seeds example: a $3.00 max loss allows at most $2.85 at the stop', () => {
-    const r = checkFailSafe({ side: 'long', entryPrice: d('100'), qty: d('1'), feeRate: d('0'), maxLoss: d('3'), fraction: d('0.95'), stopSlippage: d('0') }, d('97.15'));
+    const r = checkFailSafe(
+      {
+        side: 'long',
+        entryPrice: d('100'),
+        qty: d('1'),
+        feeRate: d('0'),
+        maxLoss: d('3'),
+        fraction: d('0.95'),
+        stopSlippage: d('0'),
+      },
+      d('97.15'),
+    );
     expect(r.ok).toBe(true);
     expect(r.loss.toFixed()).toBe('2.85');
-    expect(checkFailSafe({ side: 'long', entryPrice: d('100'), qty: d('1'), feeRate: d('0'), maxLoss: d('3'), fraction: d('0.95'), stopSlippage: d('0') }, d('97.14')).ok).toBe(false);
+    expect(
+      checkFailSafe(
+        {
+          side: 'long',
+          entryPrice: d('100'),
+          qty: d('1'),
+          feeRate: d('0'),
+          maxLoss: d('3'),
+          fraction: d('0.95'),
+          stopSlippage: d('0'),
+        },
+        d('97.14'),
+      ).ok,
+    ).toBe(false);
   });
 });
 

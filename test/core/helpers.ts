@@ -15,7 +15,10 @@ export const BTC: MarketRules = {
 };
 
 /** Rules from the default options with overrides (raw JSON as in a config file). */
-export function rules(overrides: unknown = {}, market: Pick<MarketRules, 'tickSize' | 'lotStep'> = BTC): StopRules {
+export function rules(
+  overrides: unknown = {},
+  market: Pick<MarketRules, 'tickSize' | 'lotStep'> = BTC,
+): StopRules {
   return stopRulesFor(parseTradingOptions({}, overrides), market);
 }
 

@@ -31,7 +31,18 @@ describe('sizePosition', () => {
 
   it('the textbook risk-to-quantity vector: risk 100 at a 2-point stop buys 50 units without fees', () => {
     // Same semantics as the common position-size formula (e.g. freqtrade stoploss-based stake sizing).
-    const r = sizePosition(input({ entryPrice: d('100'), stopPrice: d('98'), riskBudget: d('100'), takerFeeRate: d(0), stopSlippage: d(0), market: { ...BTC, tickSize: d('0.01'), lotStep: d('1'), minNotional: d('5') }, maxNotionalPerTrade: d('1e9'), remainingAccountNotional: d('1e9') }));
+    const r = sizePosition(
+      input({
+        entryPrice: d('100'),
+        stopPrice: d('98'),
+        riskBudget: d('100'),
+        takerFeeRate: d(0),
+        stopSlippage: d(0),
+        market: { ...BTC, tickSize: d('0.01'), lotStep: d('1'), minNotional: d('5') },
+        maxNotionalPerTrade: d('1e9'),
+        remainingAccountNotional: d('1e9'),
+      }),
+    );
     expect(r.ok && r.qty.toFixed()).toBe('50');
   });
 
@@ -63,11 +74,17 @@ describe('sizePosition', () => {
 
   it('rejects a stop on the wrong side', () => {
     expect(sizePosition(input({ stopPrice: d('27100') }))).toMatchObject({ ok: false, code: 'INVALID_STOP' });
-    expect(sizePosition(input({ side: 'short', stopPrice: d('26900') }))).toMatchObject({ ok: false, code: 'INVALID_STOP' });
+    expect(sizePosition(input({ side: 'short', stopPrice: d('26900') }))).toMatchObject({
+      ok: false,
+      code: 'INVALID_STOP',
+    });
   });
 
   it('reports no room when the account is full', () => {
-    expect(sizePosition(input({ remainingAccountNotional: d('-5') }))).toMatchObject({ ok: false, code: 'NO_ROOM' });
+    expect(sizePosition(input({ remainingAccountNotional: d('-5') }))).toMatchObject({
+      ok: false,
+      code: 'NO_ROOM',
+    });
   });
 
   it('property: never risks more than the budget, never exceeds max notional, passes the fail-safe', () => {
@@ -85,12 +102,29 @@ describe('sizePosition', () => {
           const budget = d(budgetC).div(100);
           const maxNotional = d(maxNotionalC).div(100);
           const market = { ...BTC, tickSize: d('0.01'), minNotional: d('5') };
-          const r = sizePosition(input({ side, entryPrice: entry, stopPrice: stop, riskBudget: budget, maxNotionalPerTrade: maxNotional, market }));
+          const r = sizePosition(
+            input({
+              side,
+              entryPrice: entry,
+              stopPrice: stop,
+              riskBudget: budget,
+              maxNotionalPerTrade: maxNotional,
+              market,
+            }),
+          );
           if (!r.ok) return;
           expect(r.riskAtStop.lte(budget)).toBe(true);
           expect(r.notional.lte(maxNotional)).toBe(true);
           const fs = checkFailSafe(
-            { side, entryPrice: entry, qty: r.qty, feeRate: d('0.0005'), maxLoss: budget.div('0.95'), fraction: d('0.95'), stopSlippage: d('0.0002') },
+            {
+              side,
+              entryPrice: entry,
+              qty: r.qty,
+              feeRate: d('0.0005'),
+              maxLoss: budget.div('0.95'),
+              fraction: d('0.95'),
+              stopSlippage: d('0.0002'),
+            },
             stop,
           );
           expect(fs.ok).toBe(true);
@@ -113,6 +147,8 @@ describe('riskBudget', () => {
     expect(r.budget.toFixed()).toBe('47.5');
   });
   it('needs equity for riskPct', () => {
-    expect(() => riskBudget({ riskPct: d('1'), failSafeFraction: d('0.95') })).toThrow('riskPct needs a positive account equity');
+    expect(() => riskBudget({ riskPct: d('1'), failSafeFraction: d('0.95') })).toThrow(
+      'riskPct needs a positive account equity',
+    );
   });
 });

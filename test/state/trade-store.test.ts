@@ -43,7 +43,13 @@ describe('createTrade', () => {
     const id = newId();
     const { trade, created } = await store.createTrade(base(id));
     expect(created).toBe(true);
-    expect(trade).toMatchObject({ tradeId: id, status: 'PENDING', version: 1, createdAt: 1_000, data: { entry: '100.5' } });
+    expect(trade).toMatchObject({
+      tradeId: id,
+      status: 'PENDING',
+      version: 1,
+      createdAt: 1_000,
+      data: { entry: '100.5' },
+    });
     const events = await store.listEvents(id);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ version: 1, type: 'CREATED', fromStatus: null, toStatus: 'PENDING' });
@@ -60,7 +66,11 @@ describe('createTrade', () => {
 
   it('a retry after a crash between the event and the state completes the create', async () => {
     const id = newId();
-    const crashing = new DynamoTradeStore({ client: crashingClient(emu.ddb, 1), tableName: emu.tableName, clock });
+    const crashing = new DynamoTradeStore({
+      client: crashingClient(emu.ddb, 1),
+      tableName: emu.tableName,
+      clock,
+    });
     await expect(crashing.createTrade(base(id))).rejects.toBeInstanceOf(CrashError);
     const retry = await store.createTrade(base(id));
     expect(retry.created).toBe(true);
@@ -69,7 +79,11 @@ describe('createTrade', () => {
 
   it('a reader completes a create whose writer died after the event', async () => {
     const id = newId();
-    const crashing = new DynamoTradeStore({ client: crashingClient(emu.ddb, 1), tableName: emu.tableName, clock });
+    const crashing = new DynamoTradeStore({
+      client: crashingClient(emu.ddb, 1),
+      tableName: emu.tableName,
+      clock,
+    });
     await expect(crashing.createTrade(base(id))).rejects.toBeInstanceOf(CrashError);
     const read = await store.getTrade(id);
     expect(read).toMatchObject({ status: 'PENDING', version: 1 });
@@ -112,7 +126,13 @@ describe('input validation (nothing written)', () => {
     const id = newId();
     await store.createTrade(base(id));
     await expect(
-      store.recordEvent(id, { expectedVersion: 1, type: 'STOP_MOVED', patch: { stop: -Infinity }, at: 2, commandId: 'c1' }),
+      store.recordEvent(id, {
+        expectedVersion: 1,
+        type: 'STOP_MOVED',
+        patch: { stop: -Infinity },
+        at: 2,
+        commandId: 'c1',
+      }),
     ).rejects.toThrow(/patch: \$\.stop is -Infinity/);
     expect(await store.listEvents(id)).toHaveLength(1);
   });
@@ -131,7 +151,12 @@ describe('transition', () => {
       commandId: 'enter-1',
     });
     expect(r1.applied).toBe(true);
-    expect(r1.trade).toMatchObject({ status: 'ENTERING', version: 2, updatedAt: 2_000, commands: { 'enter-1': 2 } });
+    expect(r1.trade).toMatchObject({
+      status: 'ENTERING',
+      version: 2,
+      updatedAt: 2_000,
+      commands: { 'enter-1': 2 },
+    });
     expect(r1.trade.data).toEqual({ side: 'long', entry: '100.5', entryOrderId: 'c-1' });
     const events = await store.listEvents(id);
     expect(events.map((e) => [e.version, e.fromStatus, e.toStatus, e.type])).toEqual([
@@ -174,9 +199,21 @@ describe('transition', () => {
   it('recordEvent keeps the status, bumps the version, and is refused on a terminal trade', async () => {
     const id = newId();
     await store.createTrade(base(id));
-    const r = await store.recordEvent(id, { expectedVersion: 1, type: 'NOTE', patch: { note: 'x' }, at: 5, commandId: 'n1' });
+    const r = await store.recordEvent(id, {
+      expectedVersion: 1,
+      type: 'NOTE',
+      patch: { note: 'x' },
+      at: 5,
+      commandId: 'n1',
+    });
     expect(r.trade).toMatchObject({ status: 'PENDING', version: 2, data: { note: 'x' } });
-    await store.transition(id, { expectedVersion: 2, to: 'CANCELLED', type: 'CANCEL', at: 6, commandId: 'c' });
+    await store.transition(id, {
+      expectedVersion: 2,
+      to: 'CANCELLED',
+      type: 'CANCEL',
+      at: 6,
+      commandId: 'c',
+    });
     await expect(
       store.recordEvent(id, { expectedVersion: 3, type: 'NOTE', at: 7, commandId: 'n2' }),
     ).rejects.toThrow(/CANCELLED \(terminal\)/);
@@ -201,7 +238,9 @@ describe('sparse indexes', () => {
     await store.transition(b, { expectedVersion: 1, to: 'ENTERING', type: 'E', at: 2, commandId: 'e' });
     const open = await store.listOpenTrades({ accountId: acct });
     expect(open.map((t) => t.tradeId).sort()).toEqual([a, b].sort());
-    expect((await store.listOpenTrades({ accountId: acct, status: 'ENTERING' })).map((t) => t.tradeId)).toEqual([b]);
+    expect(
+      (await store.listOpenTrades({ accountId: acct, status: 'ENTERING' })).map((t) => t.tradeId),
+    ).toEqual([b]);
     const bySymbol = await store.listOpenTrades({ symbol: 'ETH/USDT:USDT' });
     expect(bySymbol.map((t) => t.tradeId).sort()).toEqual([a, b].sort());
     await store.transition(a, { expectedVersion: 1, to: 'CANCELLED', type: 'C', at: 3, commandId: 'c' });
@@ -218,7 +257,8 @@ describe('sparse indexes', () => {
       ['LIVE', 2],
       ['CLOSED', 3],
     ] as const;
-    for (const [to, v] of steps) await store.transition(id, { expectedVersion: v, to, type: to, at: 10 + v, commandId: to });
+    for (const [to, v] of steps)
+      await store.transition(id, { expectedVersion: v, to, type: to, at: 10 + v, commandId: to });
     expect((await store.listOpenTrades({ accountId: acct }))[0]?.status).toBe('CLOSED');
     await store.transition(id, { expectedVersion: 4, to: 'FINALIZED', type: 'F', at: 20, commandId: 'f' });
     expect(await store.listOpenTrades({ accountId: acct })).toEqual([]);
@@ -239,7 +279,9 @@ describe('milestones', () => {
   it('20 concurrent writers of the same threshold: exactly one is recorded', async () => {
     const id = newId();
     await store.createTrade(base(id));
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.recordMilestone(id, 'live', 15, 100 + i)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.recordMilestone(id, 'live', 15, 100 + i)),
+    );
     const winners = results.filter((r) => r.recorded);
     expect(winners).toHaveLength(1);
     const stored = (await store.getTrade(id))?.milestones['15'];
@@ -256,7 +298,11 @@ describe('milestones', () => {
     ]);
     expect(m.recorded).toBe(true);
     expect(t.applied).toBe(true);
-    expect(await store.getTrade(id)).toMatchObject({ status: 'SKIPPED', version: 2, shadowMilestones: { '20': 5 } });
+    expect(await store.getTrade(id)).toMatchObject({
+      status: 'SKIPPED',
+      version: 2,
+      shadowMilestones: { '20': 5 },
+    });
   });
 
   it('rejects bad thresholds/seconds and unknown trades', async () => {
@@ -273,19 +319,43 @@ describe('order intents', () => {
     const id = newId();
     await store.createTrade(base(id));
     const req = { side: 'buy', amount: '0.010', type: 'market' };
-    const first = await store.putOrderIntent({ tradeId: id, clientOrderId: 'tw-e-1', purpose: 'ENTRY', request: req, at: 5 });
+    const first = await store.putOrderIntent({
+      tradeId: id,
+      clientOrderId: 'tw-e-1',
+      purpose: 'ENTRY',
+      request: req,
+      at: 5,
+    });
     expect(first.created).toBe(true);
-    const dup = await store.putOrderIntent({ tradeId: id, clientOrderId: 'tw-e-1', purpose: 'ENTRY', request: {}, at: 6 });
+    const dup = await store.putOrderIntent({
+      tradeId: id,
+      clientOrderId: 'tw-e-1',
+      purpose: 'ENTRY',
+      request: {},
+      at: 6,
+    });
     expect(dup).toMatchObject({ created: false, intent: { request: req, status: 'INTENDED' } });
     await store.updateOrderIntent(id, 'tw-e-1', { to: 'SENT', at: 7 });
-    const acked = await store.updateOrderIntent(id, 'tw-e-1', { to: 'ACKED', exchangeOrderId: '123', outcome: { filled: '0.010' }, at: 8 });
-    expect(acked).toMatchObject({ status: 'ACKED', exchangeOrderId: '123', outcome: { filled: '0.010' }, updatedAt: 8 });
+    const acked = await store.updateOrderIntent(id, 'tw-e-1', {
+      to: 'ACKED',
+      exchangeOrderId: '123',
+      outcome: { filled: '0.010' },
+      at: 8,
+    });
+    expect(acked).toMatchObject({
+      status: 'ACKED',
+      exchangeOrderId: '123',
+      outcome: { filled: '0.010' },
+      updatedAt: 8,
+    });
     // the same update again is a no-op; an illegal one is refused
     expect((await store.updateOrderIntent(id, 'tw-e-1', { to: 'ACKED', at: 9 })).updatedAt).toBe(8);
     await expect(store.updateOrderIntent(id, 'tw-e-1', { to: 'SENT', at: 9 })).rejects.toBeInstanceOf(
       IllegalIntentTransitionError,
     );
-    await expect(store.updateOrderIntent(id, 'nope', { to: 'SENT', at: 9 })).rejects.toBeInstanceOf(OrderIntentNotFoundError);
+    await expect(store.updateOrderIntent(id, 'nope', { to: 'SENT', at: 9 })).rejects.toBeInstanceOf(
+      OrderIntentNotFoundError,
+    );
     expect((await store.listOrderIntents(id)).map((i) => i.clientOrderId)).toEqual(['tw-e-1']);
     // intents never disturb the state/event range
     expect(await store.getTrade(id)).toMatchObject({ version: 1 });
@@ -295,17 +365,27 @@ describe('order intents', () => {
 describe('control records', () => {
   it('trading state defaults to ACTIVE v0 and is compare-and-set', async () => {
     expect(await store.getTradingState({ global: true })).toMatchObject({ value: 'ACTIVE', version: 0 });
-    const halted = await store.setTradingState({ accountId: 'acct-k' }, {
-      value: 'HALTED',
-      reason: 'drawdown',
-      updatedBy: 'ops',
-      expectedVersion: 0,
-    });
+    const halted = await store.setTradingState(
+      { accountId: 'acct-k' },
+      {
+        value: 'HALTED',
+        reason: 'drawdown',
+        updatedBy: 'ops',
+        expectedVersion: 0,
+      },
+    );
     expect(halted.version).toBe(1);
     await expect(
-      store.setTradingState({ accountId: 'acct-k' }, { value: 'ACTIVE', reason: 'x', updatedBy: 'ops', expectedVersion: 0 }),
+      store.setTradingState(
+        { accountId: 'acct-k' },
+        { value: 'ACTIVE', reason: 'x', updatedBy: 'ops', expectedVersion: 0 },
+      ),
     ).rejects.toBeInstanceOf(VersionConflictError);
-    expect(await store.getTradingState({ accountId: 'acct-k' })).toMatchObject({ value: 'HALTED', reason: 'drawdown', version: 1 });
+    expect(await store.getTradingState({ accountId: 'acct-k' })).toMatchObject({
+      value: 'HALTED',
+      reason: 'drawdown',
+      version: 1,
+    });
     expect(await store.getTradingState({ global: true })).toMatchObject({ value: 'ACTIVE', version: 0 });
   });
 
@@ -326,7 +406,9 @@ describe('control records', () => {
   it('recon reports are stored once and listed newest first', async () => {
     await store.putReconReport({ accountId: 'acct-r', runId: 'r1', at: 1_000, report: { mismatches: 0 } });
     await store.putReconReport({ accountId: 'acct-r', runId: 'r2', at: 2_000, report: { mismatches: 2 } });
-    expect(await store.putReconReport({ accountId: 'acct-r', runId: 'r2', at: 2_000, report: {} })).toEqual({ created: false });
+    expect(await store.putReconReport({ accountId: 'acct-r', runId: 'r2', at: 2_000, report: {} })).toEqual({
+      created: false,
+    });
     const list = await store.listReconReports('acct-r');
     expect(list.map((r) => r.runId)).toEqual(['r2', 'r1']);
     expect(list[0]?.report).toEqual({ mismatches: 2 });
@@ -349,7 +431,9 @@ describe('corrupt items are reported, never skipped', () => {
     );
     const err = await store.getTrade(id).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CorruptItemError);
-    expect((err as Error).message).toBe(`corrupt item pk=TRADE#${id} sk=STATE: attribute status is missing or not a string`);
+    expect((err as Error).message).toBe(
+      `corrupt item pk=TRADE#${id} sk=STATE: attribute status is missing or not a string`,
+    );
   });
 
   it('an unknown status value is reported', async () => {

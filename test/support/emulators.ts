@@ -2,6 +2,7 @@
  * Starts dynalite (DynamoDB) and local-aws-sqs (SQS) in-process on 127.0.0.1 with random ports, creates
  * the table and queues from `functions/resources.ts`, and returns clients plus `stop()`.
  */
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- types/ is outside tsconfig "include"
 /// <reference path="../../types/dynalite.d.ts" />
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -60,10 +61,16 @@ function close(server: Server): Promise<void> {
   });
 }
 
-async function createQueue(sqs: SQSClient, shape: QueueShape, overrides?: QueueOverrides): Promise<LocalQueue> {
+async function createQueue(
+  sqs: SQSClient,
+  shape: QueueShape,
+  overrides?: QueueOverrides,
+): Promise<LocalQueue> {
   let dlq: LocalQueue['dlq'] = null;
   if (shape.deadLetter) {
-    const d = await sqs.send(new CreateQueueCommand(toCreateQueueInput(shape.deadLetter, shape.deadLetter.localName)));
+    const d = await sqs.send(
+      new CreateQueueCommand(toCreateQueueInput(shape.deadLetter, shape.deadLetter.localName)),
+    );
     const arn = await queueArn(sqs, d.QueueUrl);
     dlq = { url: d.QueueUrl ?? '', arn };
   }
@@ -86,7 +93,11 @@ async function queueArn(sqs: SQSClient, url: string | undefined): Promise<string
 export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulators> {
   const dynamo = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const ddbPort = await listen(dynamo);
-  const sqsServer = await createSqsServer({ port: 0, hostname: '127.0.0.1', emulateQueueCreationLifecycle: false });
+  const sqsServer = await createSqsServer({
+    port: 0,
+    hostname: '127.0.0.1',
+    emulateQueueCreationLifecycle: false,
+  });
   if (!sqsServer.listening) await new Promise((r) => sqsServer.once('listening', r));
   const sqsPort = (sqsServer.address() as AddressInfo).port;
   const ddbEndpoint = `http://127.0.0.1:${ddbPort}`;
@@ -95,7 +106,10 @@ export async function startEmulators(opts: EmulatorOptions = {}): Promise<Emulat
   const sqs = new SQSClient({ endpoint: sqsEndpoint, region, credentials });
   const tableName = opts.tableName ?? tableShape.localName;
   await ddb.send(new CreateTableCommand(toCreateTableInput(tableName)));
-  await waitUntilTableExists({ client: ddb, maxWaitTime: 20, minDelay: 0.05, maxDelay: 0.2 }, { TableName: tableName });
+  await waitUntilTableExists(
+    { client: ddb, maxWaitTime: 20, minDelay: 0.05, maxDelay: 0.2 },
+    { TableName: tableName },
+  );
   const orderQueue = await createQueue(sqs, orderQueueShape, opts.orderQueue);
   const signalsQueue = await createQueue(sqs, signalsQueueShape);
   return {

@@ -22,7 +22,10 @@ export function isWrite(command: unknown): boolean {
 }
 
 /** A client that crashes right after its `crashAfterWrite`-th write (1-based) has been applied. */
-export function crashingClient(client: DynamoDBClient, crashAfterWrite: number): DynamoSender & { writes: number; crashed: boolean } {
+export function crashingClient(
+  client: DynamoDBClient,
+  crashAfterWrite: number,
+): DynamoSender & { writes: number; crashed: boolean } {
   const state = {
     writes: 0,
     crashed: false,

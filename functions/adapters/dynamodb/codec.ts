@@ -66,7 +66,10 @@ function checkJson(value: unknown, path: string, depth: number, field: string): 
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) {
-      throw new InvalidInputError(field, `${path} is ${describe(value)}; numbers must be finite (decimals as strings)`);
+      throw new InvalidInputError(
+        field,
+        `${path} is ${describe(value)}; numbers must be finite (decimals as strings)`,
+      );
     }
     return;
   }
@@ -94,11 +97,15 @@ function checkJson(value: unknown, path: string, depth: number, field: string): 
 /** Asserts `value` is a JSON-safe plain map of bounded size; throws InvalidInputError naming the path. */
 export function assertJsonMap(value: unknown, field: string): asserts value is JsonMap {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new InvalidInputError(field, `expected a plain object, got ${Array.isArray(value) ? 'an array' : describe(value)}`);
+    throw new InvalidInputError(
+      field,
+      `expected a plain object, got ${Array.isArray(value) ? 'an array' : describe(value)}`,
+    );
   }
   checkJson(value, '$', 0, field);
   const bytes = Buffer.byteLength(JSON.stringify(value), 'utf8');
-  if (bytes > MAX_DATA_BYTES) throw new InvalidInputError(field, `encodes to ${bytes} bytes; the limit is ${MAX_DATA_BYTES}`);
+  if (bytes > MAX_DATA_BYTES)
+    throw new InvalidInputError(field, `encodes to ${bytes} bytes; the limit is ${MAX_DATA_BYTES}`);
 }
 
 /** Characters allowed in ids that become part of keys: printable ASCII except `#` (the key delimiter). */
@@ -106,25 +113,35 @@ const ID_RE = /^[\x21\x22\x24-\x7e]+$/;
 
 /** Asserts `value` is a key-safe id: 1–`max` printable ASCII characters, no `#`, no whitespace. */
 export function assertId(value: unknown, field: string, max = 128): asserts value is string {
-  if (typeof value !== 'string') throw new InvalidInputError(field, `expected a string, got ${describe(value)}`);
+  if (typeof value !== 'string')
+    throw new InvalidInputError(field, `expected a string, got ${describe(value)}`);
   if (value.length === 0) throw new InvalidInputError(field, 'must not be empty');
-  if (value.length > max) throw new InvalidInputError(field, `is ${value.length} characters; the limit is ${max}`);
+  if (value.length > max)
+    throw new InvalidInputError(field, `is ${value.length} characters; the limit is ${max}`);
   if (!ID_RE.test(value)) {
-    throw new InvalidInputError(field, `${JSON.stringify(value)} may contain only printable ASCII without '#' or spaces`);
+    throw new InvalidInputError(
+      field,
+      `${JSON.stringify(value)} may contain only printable ASCII without '#' or spaces`,
+    );
   }
 }
 
 /** Asserts `value` is a non-empty string of at most `max` characters (free text, not part of a key). */
 export function assertText(value: unknown, field: string, max = 256): asserts value is string {
-  if (typeof value !== 'string') throw new InvalidInputError(field, `expected a string, got ${describe(value)}`);
+  if (typeof value !== 'string')
+    throw new InvalidInputError(field, `expected a string, got ${describe(value)}`);
   if (value.length === 0) throw new InvalidInputError(field, 'must not be empty');
-  if (value.length > max) throw new InvalidInputError(field, `is ${value.length} characters; the limit is ${max}`);
+  if (value.length > max)
+    throw new InvalidInputError(field, `is ${value.length} characters; the limit is ${max}`);
 }
 
 /** Asserts `value` is an epoch-ms timestamp (a non-negative safe integer). */
 export function assertEpochMs(value: unknown, field: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidInputError(field, `expected epoch milliseconds (a non-negative integer), got ${describe(value)}`);
+    throw new InvalidInputError(
+      field,
+      `expected epoch milliseconds (a non-negative integer), got ${describe(value)}`,
+    );
   }
 }
 

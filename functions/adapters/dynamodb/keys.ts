@@ -28,7 +28,8 @@ export const intentSk = (clientOrderId: string): string => `${INTENT_PREFIX}${cl
 /** GSI byAccount partition key. */
 export const gsi1pk = (accountId: string): string => `ACCOUNT#${accountId}`;
 /** GSI byAccount sort key: `<status>#<symbol>#<tradeId>` (so one account's trades can be listed by status). */
-export const gsi1sk = (status: string, symbol: string, tradeId: string): string => `${status}#${symbol}#${tradeId}`;
+export const gsi1sk = (status: string, symbol: string, tradeId: string): string =>
+  `${status}#${symbol}#${tradeId}`;
 /** GSI bySymbol partition key. */
 export const gsi2pk = (symbol: string): string => `SYMBOL#${symbol}`;
 /** GSI bySymbol sort key: `<accountId>#<tradeId>`. */

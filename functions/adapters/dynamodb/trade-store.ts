@@ -103,8 +103,13 @@ export interface DynamoTradeStoreOptions {
   client: DynamoSender;
   tableName: string;
   clock: Clock;
-  /** How often one call re-reads after losing a race before it gives up (default 8). */
+  /** How often one write re-reads after losing a race before it gives up (default 8). */
   maxAttempts?: number;
+  /**
+   * How often one read retries rolling a pending event forward when other writers keep moving the
+   * trade (default 50; from the 3rd retry on it waits 1–5 ms of random jitter).
+   */
+  maxReadAttempts?: number;
 }
 
 /** Event type of the first event of every trade. */
@@ -123,6 +128,8 @@ const TRADING_STATE_VALUES: readonly TradingStateValue[] = ['ACTIVE', 'REDUCING'
 const BREAKER_STATES: readonly BreakerState[] = ['CLOSED', 'OPEN', 'HALF_OPEN'];
 
 type Item = Record<string, AttributeValue>;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function isConditionFailure(e: unknown): boolean {
   return (
@@ -191,7 +198,8 @@ class ItemReader {
   }
   status(name: string): TradeStatus {
     const s = this.str(name);
-    if (!isTradeStatus(s)) this.fail(`attribute ${name} = ${JSON.stringify(s)} is not one of ${TRADE_STATUSES.join(', ')}`);
+    if (!isTradeStatus(s))
+      this.fail(`attribute ${name} = ${JSON.stringify(s)} is not one of ${TRADE_STATUSES.join(', ')}`);
     return s;
   }
   oneOf<T extends string>(name: string, allowed: readonly T[]): T {
@@ -222,7 +230,11 @@ function parseTrade(item: Item): TradeRecord {
     lease:
       tokenAttr === undefined
         ? null
-        : { owner: r.strOrNull('leaseOwner'), expiresAt: r.numOrNull('leaseExpiresAt') ?? 0, token: r.num('leaseToken') },
+        : {
+            owner: r.strOrNull('leaseOwner'),
+            expiresAt: r.numOrNull('leaseExpiresAt') ?? 0,
+            token: r.num('leaseToken'),
+          },
   };
 }
 
@@ -337,12 +349,14 @@ export class DynamoTradeStore implements TradeStore {
   private readonly table: string;
   private readonly clock: Clock;
   private readonly maxAttempts: number;
+  private readonly maxReadAttempts: number;
 
   constructor(opts: DynamoTradeStoreOptions) {
     this.db = opts.client;
     this.table = opts.tableName;
     this.clock = opts.clock;
     this.maxAttempts = opts.maxAttempts ?? 8;
+    this.maxReadAttempts = opts.maxReadAttempts ?? 50;
   }
 
   // ---------------------------------------------------------------- trades and the audit log
@@ -372,7 +386,8 @@ export class DynamoTradeStore implements TradeStore {
     let stored: TradeEvent = ev;
     if (!(await this.putIfAbsent(eventItem(ev)))) {
       const existing = await this.getEvent(input.tradeId, 1);
-      if (existing === null) throw new CorruptItemError(tradePk(input.tradeId), eventSk(1), 'vanished after a write');
+      if (existing === null)
+        throw new CorruptItemError(tradePk(input.tradeId), eventSk(1), 'vanished after a write');
       stored = existing;
     }
     // Step 2: the state item, from the stored event (a retry after a crash completes the create).
@@ -391,7 +406,8 @@ export class DynamoTradeStore implements TradeStore {
   }
 
   transition(tradeId: string, input: TransitionInput): Promise<TransitionResult> {
-    if (!isTradeStatus(input.to)) throw new InvalidInputError('to', `${JSON.stringify(input.to)} is not a trade status`);
+    if (!isTradeStatus(input.to))
+      throw new InvalidInputError('to', `${JSON.stringify(input.to)} is not a trade status`);
     return this.writeEvent(tradeId, input, input.to);
   }
 
@@ -411,7 +427,11 @@ export class DynamoTradeStore implements TradeStore {
     const events = items.map(parseEvent).filter((e) => e.version <= resolved.state.version);
     events.forEach((e, i) => {
       if (e.version !== i + 1) {
-        throw new CorruptItemError(tradePk(tradeId), eventSk(i + 1), `audit log has a gap: found version ${e.version}`);
+        throw new CorruptItemError(
+          tradePk(tradeId),
+          eventSk(i + 1),
+          `audit log has a gap: found version ${e.version}`,
+        );
       }
     });
     if (events.length !== resolved.state.version) {
@@ -431,7 +451,8 @@ export class DynamoTradeStore implements TradeStore {
       const values: Item = { ':pk': { S: gsi1pk(query.accountId) } };
       let cond = 'gsi1pk = :pk';
       if (query.status !== undefined) {
-        if (!isTradeStatus(query.status)) throw new InvalidInputError('status', `${String(query.status)} is not a status`);
+        if (!isTradeStatus(query.status))
+          throw new InvalidInputError('status', `${String(query.status)} is not a status`);
         cond += ' AND begins_with(gsi1sk, :s)';
         values[':s'] = { S: `${query.status}#` };
       }
@@ -469,9 +490,18 @@ export class DynamoTradeStore implements TradeStore {
     seconds: number,
   ): Promise<{ recorded: boolean; seconds: number }> {
     assertId(tradeId, 'tradeId');
-    if (kind !== 'live' && kind !== 'shadow') throw new InvalidInputError('kind', `expected live or shadow, got ${String(kind)}`);
-    if (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold <= 0 || threshold > 100_000) {
-      throw new InvalidInputError('threshold', `expected a positive finite percentage, got ${String(threshold)}`);
+    if (kind !== 'live' && kind !== 'shadow')
+      throw new InvalidInputError('kind', `expected live or shadow, got ${String(kind)}`);
+    if (
+      typeof threshold !== 'number' ||
+      !Number.isFinite(threshold) ||
+      threshold <= 0 ||
+      threshold > 100_000
+    ) {
+      throw new InvalidInputError(
+        'threshold',
+        `expected a positive finite percentage, got ${String(threshold)}`,
+      );
     }
     assertInt(seconds, 'seconds', 0);
     const attr = kind === 'live' ? 'milestones' : 'shadowMilestones';
@@ -497,7 +527,11 @@ export class DynamoTradeStore implements TradeStore {
       const existing = (kind === 'live' ? trade.milestones : trade.shadowMilestones)[key];
       if (existing !== undefined) return { recorded: false, seconds: existing };
     }
-    throw new CorruptItemError(tradePk(tradeId), STATE_SK, `milestone ${key} could be neither written nor read`);
+    throw new CorruptItemError(
+      tradePk(tradeId),
+      STATE_SK,
+      `milestone ${key} could be neither written nor read`,
+    );
   }
 
   async markCommandProcessed(
@@ -543,7 +577,8 @@ export class DynamoTradeStore implements TradeStore {
 
   /** Reads the state and the newest event in one Query; rolls a pending event (or a pending create) forward. */
   private async resolve(tradeId: string): Promise<Resolved | null> {
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+    for (let attempt = 0; attempt < this.maxReadAttempts; attempt++) {
+      if (attempt >= 3) await sleep(1 + Math.random() * 4);
       const res = await this.db.send(
         new QueryCommand({
           TableName: this.table,
@@ -565,13 +600,18 @@ export class DynamoTradeStore implements TradeStore {
       if (!stateItem) {
         if (head === null) return null;
         if (head.version !== 1 || head.type !== CREATED_EVENT) {
-          throw new CorruptItemError(tradePk(tradeId), eventSk(head.version), 'events exist but the state item does not');
+          throw new CorruptItemError(
+            tradePk(tradeId),
+            eventSk(head.version),
+            'events exist but the state item does not',
+          );
         }
         await this.putIfAbsent(stateItemFromCreated(head)); // roll the create forward; a lost race is fine
         continue;
       }
       const state = parseTrade(stateItem);
-      if (head === null) throw new CorruptItemError(tradePk(tradeId), STATE_SK, 'state item without any audit event');
+      if (head === null)
+        throw new CorruptItemError(tradePk(tradeId), STATE_SK, 'state item without any audit event');
       if (head.version === state.version) return { state, deadEvent: null };
       if (head.version !== state.version + 1) {
         throw new CorruptItemError(
@@ -636,7 +676,8 @@ export class DynamoTradeStore implements TradeStore {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      if (!res.Attributes) throw new CorruptItemError(tradePk(state.tradeId), STATE_SK, 'update returned no item');
+      if (!res.Attributes)
+        throw new CorruptItemError(tradePk(state.tradeId), STATE_SK, 'update returned no item');
       return parseTrade(res.Attributes);
     } catch (e) {
       if (isConditionFailure(e)) return null;
@@ -652,7 +693,8 @@ export class DynamoTradeStore implements TradeStore {
     assertId(tradeId, 'tradeId');
     assertInt(input.expectedVersion, 'expectedVersion', 1);
     assertText(input.type, 'type', 64);
-    if (input.type === CREATED_EVENT) throw new InvalidInputError('type', 'CREATED is reserved for createTrade');
+    if (input.type === CREATED_EVENT)
+      throw new InvalidInputError('type', 'CREATED is reserved for createTrade');
     const patch = input.patch ?? {};
     assertJsonMap(patch, 'patch');
     if (Object.keys(patch).length > 100) throw new InvalidInputError('patch', 'more than 100 top-level keys');
@@ -677,7 +719,11 @@ export class DynamoTradeStore implements TradeStore {
       const target = to ?? state.status;
       if (to !== null) assertTransition(state.status, to);
       else if (isTerminal(state.status)) {
-        throw new IllegalTransitionError(state.status, state.status, `trade is ${state.status} (terminal); no further events`);
+        throw new IllegalTransitionError(
+          state.status,
+          state.status,
+          `trade is ${state.status} (terminal); no further events`,
+        );
       }
       // (3) the event, before the state moves
       const ev: TradeEvent = {
@@ -700,7 +746,11 @@ export class DynamoTradeStore implements TradeStore {
           : await this.replaceDeadEvent(eventItem(ev), deadEvent);
       if (!wrote) {
         const existing = await this.getEvent(tradeId, ev.version);
-        if (existing === null || existing.commandId !== input.commandId || existing.leaseToken !== leaseToken) {
+        if (
+          existing === null ||
+          existing.commandId !== input.commandId ||
+          existing.leaseToken !== leaseToken
+        ) {
           continue; // another writer claimed v+1: re-read (a version conflict or a dead event to replace)
         }
         toApply = existing; // my own earlier attempt
@@ -780,11 +830,18 @@ export class DynamoTradeStore implements TradeStore {
     return { intent: existing, created: false };
   }
 
-  async updateOrderIntent(tradeId: string, clientOrderId: string, input: UpdateOrderIntentInput): Promise<OrderIntent> {
+  async updateOrderIntent(
+    tradeId: string,
+    clientOrderId: string,
+    input: UpdateOrderIntentInput,
+  ): Promise<OrderIntent> {
     assertId(tradeId, 'tradeId');
     assertId(clientOrderId, 'clientOrderId', 64);
     if (!INTENT_STATUSES.includes(input.to)) {
-      throw new InvalidInputError('to', `${JSON.stringify(input.to)} is not one of ${INTENT_STATUSES.join(', ')}`);
+      throw new InvalidInputError(
+        'to',
+        `${JSON.stringify(input.to)} is not one of ${INTENT_STATUSES.join(', ')}`,
+      );
     }
     if (input.exchangeOrderId !== undefined) assertText(input.exchangeOrderId, 'exchangeOrderId', 128);
     if (input.outcome !== undefined) assertJsonMap(input.outcome, 'outcome');
@@ -830,7 +887,8 @@ export class DynamoTradeStore implements TradeStore {
             ReturnValues: 'ALL_NEW',
           }),
         );
-        if (!res.Attributes) throw new CorruptItemError(tradePk(tradeId), intentSk(clientOrderId), 'no item returned');
+        if (!res.Attributes)
+          throw new CorruptItemError(tradePk(tradeId), intentSk(clientOrderId), 'no item returned');
         return parseIntent(res.Attributes);
       } catch (e) {
         if (!isConditionFailure(e)) throw e;
@@ -862,7 +920,14 @@ export class DynamoTradeStore implements TradeStore {
     const { sk } = scopeKey(scope);
     const item = await this.getItem(CONTROL_PK, sk);
     if (item === null) {
-      return { scope, value: 'ACTIVE', version: 0, reason: 'no trading state recorded', updatedBy: 'default', updatedAt: 0 };
+      return {
+        scope,
+        value: 'ACTIVE',
+        version: 0,
+        reason: 'no trading state recorded',
+        updatedBy: 'default',
+        updatedAt: 0,
+      };
     }
     const r = new ItemReader(item);
     return {
@@ -878,7 +943,10 @@ export class DynamoTradeStore implements TradeStore {
   async setTradingState(scope: TradingScope, input: SetTradingStateInput): Promise<TradingStateRecord> {
     const { sk } = scopeKey(scope);
     if (!TRADING_STATE_VALUES.includes(input.value)) {
-      throw new InvalidInputError('value', `${JSON.stringify(input.value)} is not one of ${TRADING_STATE_VALUES.join(', ')}`);
+      throw new InvalidInputError(
+        'value',
+        `${JSON.stringify(input.value)} is not one of ${TRADING_STATE_VALUES.join(', ')}`,
+      );
     }
     assertText(input.reason, 'reason', 1000);
     assertText(input.updatedBy, 'updatedBy', 128);
@@ -930,7 +998,10 @@ export class DynamoTradeStore implements TradeStore {
     assertBreakerScope(scope);
     assertInt(expectedVersion, 'expectedVersion', 0);
     if (!BREAKER_STATES.includes(next.state)) {
-      throw new InvalidInputError('state', `${JSON.stringify(next.state)} is not one of ${BREAKER_STATES.join(', ')}`);
+      throw new InvalidInputError(
+        'state',
+        `${JSON.stringify(next.state)} is not one of ${BREAKER_STATES.join(', ')}`,
+      );
     }
     assertInt(next.failures, 'failures', 0);
     if (next.openedAt !== null) assertEpochMs(next.openedAt, 'openedAt');
@@ -957,7 +1028,9 @@ export class DynamoTradeStore implements TradeStore {
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const now = this.clock.now();
       const trade = 'tradeId' in resource;
-      const [o, e, t] = trade ? ['leaseOwner', 'leaseExpiresAt', 'leaseToken'] : ['owner', 'expiresAt', 'token'];
+      const [o, e, t] = trade
+        ? ['leaseOwner', 'leaseExpiresAt', 'leaseToken']
+        : ['owner', 'expiresAt', 'token'];
       const key: Item = trade
         ? { pk: { S: tradePk(resource.tradeId) }, sk: { S: STATE_SK } }
         : { pk: { S: leasePk(resource.name) }, sk: { S: LEASE_SK } };
@@ -990,7 +1063,8 @@ export class DynamoTradeStore implements TradeStore {
       if (trade) {
         const item = await this.getItem(tradePk(resource.tradeId), STATE_SK);
         if (item === null) {
-          if ((await this.getTrade(resource.tradeId)) === null) throw new TradeNotFoundError(resource.tradeId);
+          if ((await this.getTrade(resource.tradeId)) === null)
+            throw new TradeNotFoundError(resource.tradeId);
           continue; // the create was pending and is now complete
         }
         const r = new ItemReader(item);
@@ -1015,7 +1089,8 @@ export class DynamoTradeStore implements TradeStore {
     assertInt(ttlMs, 'ttlMs', 1);
     const expiresAt = this.clock.now() + ttlMs;
     const ok = await this.updateLease(lease, 'SET #e = :exp', { ':exp': { N: String(expiresAt) } });
-    if (!ok) throw new LeaseLostError(describeResource(lease.resource), lease.token, await this.currentToken(lease));
+    if (!ok)
+      throw new LeaseLostError(describeResource(lease.resource), lease.token, await this.currentToken(lease));
     return { ...lease, expiresAt };
   }
 
@@ -1039,7 +1114,11 @@ export class DynamoTradeStore implements TradeStore {
           ExpressionAttributeNames: trade
             ? { '#o': 'leaseOwner', '#e': 'leaseExpiresAt', '#t': 'leaseToken' }
             : { '#o': 'owner', '#e': 'expiresAt', '#t': 'token' },
-          ExpressionAttributeValues: { ...values, ':me': { S: lease.owner }, ':tok': { N: String(lease.token) } },
+          ExpressionAttributeValues: {
+            ...values,
+            ':me': { S: lease.owner },
+            ':tok': { N: String(lease.token) },
+          },
         }),
       );
       return true;
@@ -1078,7 +1157,10 @@ export class DynamoTradeStore implements TradeStore {
     };
   }
 
-  async listReconReports(accountId: string, opts: { limit?: number; sinceAt?: number } = {}): Promise<ReconReport[]> {
+  async listReconReports(
+    accountId: string,
+    opts: { limit?: number; sinceAt?: number } = {},
+  ): Promise<ReconReport[]> {
     assertId(accountId, 'accountId');
     const limit = opts.limit ?? 50;
     assertInt(limit, 'limit', 1);
@@ -1095,7 +1177,12 @@ export class DynamoTradeStore implements TradeStore {
     );
     return items.map((item) => {
       const r = new ItemReader(item);
-      return { accountId: r.str('accountId'), runId: r.str('runId'), at: r.num('at'), report: r.map('report') };
+      return {
+        accountId: r.str('accountId'),
+        runId: r.str('runId'),
+        at: r.num('at'),
+        report: r.map('report'),
+      };
     });
   }
 
@@ -1105,7 +1192,11 @@ export class DynamoTradeStore implements TradeStore {
   private async putIfAbsent(item: Item): Promise<boolean> {
     try {
       await this.db.send(
-        new PutItemCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutItemCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       );
       return true;
     } catch (e) {
@@ -1139,7 +1230,11 @@ export class DynamoTradeStore implements TradeStore {
 
   private async getItem(pk: string, sk: string): Promise<Item | null> {
     const res = await this.db.send(
-      new GetItemCommand({ TableName: this.table, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }),
+      new GetItemCommand({
+        TableName: this.table,
+        Key: { pk: { S: pk }, sk: { S: sk } },
+        ConsistentRead: true,
+      }),
     );
     return res.Item ?? null;
   }

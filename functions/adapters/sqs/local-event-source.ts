@@ -4,7 +4,11 @@
  * failures to reappear after the visibility timeout — so redrive to the dead-letter queue happens by
  * the queue's maxReceiveCount, exactly as on AWS.
  */
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
 import type { SqsSender } from './order-queue.js';
 
@@ -33,7 +37,9 @@ const arnCache = new Map<string, string>();
 async function queueArn(sqs: SqsSender, queueUrl: string): Promise<string> {
   const cached = arnCache.get(queueUrl);
   if (cached) return cached;
-  const res = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const res = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }),
+  );
   const arn = res.Attributes?.QueueArn;
   if (!arn) throw new Error(`queue ${queueUrl} has no QueueArn`);
   arnCache.set(queueUrl, arn);
@@ -43,7 +49,8 @@ async function queueArn(sqs: SqsSender, queueUrl: string): Promise<string> {
 /** Receives one batch, runs the handler, deletes what succeeded. A throwing handler fails the whole batch. */
 export async function pollOnce(opts: PollOptions): Promise<PollResult> {
   const max = opts.maxMessages ?? 10;
-  if (!Number.isInteger(max) || max < 1 || max > 10) throw new RangeError(`maxMessages must be 1–10, got ${max}`);
+  if (!Number.isInteger(max) || max < 1 || max > 10)
+    throw new RangeError(`maxMessages must be 1–10, got ${max}`);
   const res = await opts.sqs.send(
     new ReceiveMessageCommand({
       QueueUrl: opts.queueUrl,

@@ -20,7 +20,10 @@ const id = (what: string, max = 128) =>
 export const OrderCommandSchema = z.strictObject({
   commandId: z
     .string()
-    .regex(SQS_ID_RE, 'commandId must be 1–128 letters, digits or ASCII punctuation (it is the deduplication id)'),
+    .regex(
+      SQS_ID_RE,
+      'commandId must be 1–128 letters, digits or ASCII punctuation (it is the deduplication id)',
+    ),
   tradeId: id('tradeId'),
   accountId: id('accountId'),
   symbol: id('symbol', 64),
@@ -55,7 +58,9 @@ export function parseOrderCommand(value: unknown): OrderCommand {
   }
   const groupId = messageGroupId(res.data);
   if (!SQS_ID_RE.test(groupId)) {
-    throw new InvalidOrderCommandError([`accountId#symbol: message group id ${JSON.stringify(groupId)} is not a valid SQS id`]);
+    throw new InvalidOrderCommandError([
+      `accountId#symbol: message group id ${JSON.stringify(groupId)} is not a valid SQS id`,
+    ]);
   }
   return res.data;
 }

@@ -70,7 +70,11 @@ export async function consumeOrderBatch(
 
   for (const record of event.Records) {
     const groupId = record.attributes.MessageGroupId ?? `standard:${record.messageId}`;
-    const fail = (reason: string, extra: Partial<ConsumerLogEntry> = {}, level: 'warn' | 'error' = 'error') => {
+    const fail = (
+      reason: string,
+      extra: Partial<ConsumerLogEntry> = {},
+      level: 'warn' | 'error' = 'error',
+    ) => {
       failures.push({ itemIdentifier: record.messageId });
       failedGroups.add(groupId);
       log({ level, messageId: record.messageId, outcome: 'failed', reason, groupId, ...extra });
@@ -87,8 +91,14 @@ export async function consumeOrderBatch(
       continue;
     }
     const ids = { commandId: command.commandId, tradeId: command.tradeId };
-    if (record.attributes.MessageGroupId !== undefined && record.attributes.MessageGroupId !== messageGroupId(command)) {
-      fail(`message group ${record.attributes.MessageGroupId} does not match ${messageGroupId(command)}`, ids);
+    if (
+      record.attributes.MessageGroupId !== undefined &&
+      record.attributes.MessageGroupId !== messageGroupId(command)
+    ) {
+      fail(
+        `message group ${record.attributes.MessageGroupId} does not match ${messageGroupId(command)}`,
+        ids,
+      );
       continue;
     }
     try {
@@ -98,12 +108,23 @@ export async function consumeOrderBatch(
         continue;
       }
       if (before.processedCommands[command.commandId] !== undefined) {
-        log({ level: 'info', messageId: record.messageId, outcome: 'duplicate', reason: 'already processed', groupId, ...ids });
+        log({
+          level: 'info',
+          messageId: record.messageId,
+          outcome: 'duplicate',
+          reason: 'already processed',
+          groupId,
+          ...ids,
+        });
         continue;
       }
       const acquired = await opts.store.acquireLease({ tradeId: command.tradeId }, opts.owner, opts.leaseMs);
       if (!acquired.acquired) {
-        fail(`trade ${command.tradeId} is leased by ${acquired.holder} until ${acquired.expiresAt}`, ids, 'warn');
+        fail(
+          `trade ${command.tradeId} is leased by ${acquired.holder} until ${acquired.expiresAt}`,
+          ids,
+          'warn',
+        );
         continue;
       }
       const lease = acquired.lease;
@@ -111,7 +132,14 @@ export async function consumeOrderBatch(
         // Re-check under the lease: a previous holder may have finished this command meanwhile.
         const current = await opts.store.getTrade(command.tradeId);
         if (current !== null && current.processedCommands[command.commandId] !== undefined) {
-          log({ level: 'info', messageId: record.messageId, outcome: 'duplicate', reason: 'already processed', groupId, ...ids });
+          log({
+            level: 'info',
+            messageId: record.messageId,
+            outcome: 'duplicate',
+            reason: 'already processed',
+            groupId,
+            ...ids,
+          });
           continue;
         }
         await handle(command, {
@@ -124,7 +152,14 @@ export async function consumeOrderBatch(
           at: opts.clock.now(),
           leaseToken: lease.token,
         });
-        log({ level: 'info', messageId: record.messageId, outcome: 'processed', reason: 'ok', groupId, ...ids });
+        log({
+          level: 'info',
+          messageId: record.messageId,
+          outcome: 'processed',
+          reason: 'ok',
+          groupId,
+          ...ids,
+        });
       } finally {
         await opts.store.releaseLease(lease).catch((e: unknown) =>
           log({
