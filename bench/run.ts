@@ -3,6 +3,7 @@
  * figures as one JSON object on the last line of stdout (progress lines go to stderr). Without a name, or
  * with an unknown one, it lists the benchmarks and exits with code 2.
  */
+import { realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -35,7 +36,8 @@ function checkFigures(name: string, figures: unknown): Record<string, number | s
   return figures as Record<string, number | string>;
 }
 
-async function main(argv: readonly string[]): Promise<number> {
+/** Runs one benchmark by name; returns the exit code (2 for a missing or unknown name). */
+export async function main(argv: readonly string[]): Promise<number> {
   const names = await benchmarkNames();
   const name = argv[0];
   if (name === undefined || !names.includes(name) || argv.length > 1) {
@@ -53,12 +55,24 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  },
-);
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -171,10 +171,11 @@ function alignUp(t: number, step: number): number {
 }
 
 /**
- * Streams one candle file (plain or gzip) into candles whose open time lies in the window. The interval is
- * taken from the file name and checked on every line: open times must be multiples of it and strictly
- * ascending. Reading stops at the first candle at or after `window.to`. Lines before the window are
- * checked for shape and order only; lines inside it also for prices (> 0, low ≤ open, close ≤ high).
+ * Streams one candle file (plain or gzip, through node:zlib and node:readline) into the candles whose open
+ * time lies in the window. The interval is taken from the file name and checked on every line: open times
+ * must be multiples of it and strictly ascending. Reading stops at the first candle at or after
+ * `window.to`. Lines before the window are checked for their timestamp only (format, grid, order); lines
+ * inside it for all six fields and for 0 < low ≤ open, close ≤ high. A header line is allowed as line 1.
  * Throws a {@link MarketDataError} naming the file and the line for any malformed line.
  */
 export async function loadCandleFile(file: string, window: CandleWindow = {}): Promise<LoadedCandles> {
@@ -346,10 +347,7 @@ const marketSchema = z.strictObject({
   maxQty: decimalField({ positive: true }).optional(),
   maxLeverage: z.int().min(1).max(125).optional(),
 });
-const marketsSchema = z.record(
-  z.string().regex(UNIFIED_PERP_RE, 'market keys must be unified perpetual symbols such as "BTC/USDT:USDT"'),
-  marketSchema,
-);
+const marketsSchema = z.record(z.string(), marketSchema);
 
 /**
  * Parses a markets document `{ "BTC/USDT:USDT": { "tickSize": "0.1", "lotStep": "0.001", "minQty": "0.001",
@@ -357,6 +355,15 @@ const marketsSchema = z.record(
  * Throws a MarketDataError listing every problem with its path.
  */
 export function parseMarkets(raw: unknown, file = 'markets'): Record<string, MarketRules> {
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const badKeys = Object.keys(raw).filter((k) => !UNIFIED_PERP_RE.test(k));
+    if (badKeys.length > 0) {
+      throw new MarketDataError(
+        file,
+        `invalid markets: ${badKeys.map((k) => `"${k}"`).join(', ')}: keys must be unified perpetual symbols such as "BTC/USDT:USDT"`,
+      );
+    }
+  }
   const result = marketsSchema.safeParse(raw);
   if (!result.success) throw new MarketDataError(file, `invalid markets: ${formatIssues(result.error).join('; ')}`);
   const out: Record<string, MarketRules> = {};

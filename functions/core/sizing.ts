@@ -3,8 +3,10 @@
  *
  *   qty = risk budget / (|entry − fill| + fees per unit),   fees per unit = takerRate × (entry + fill)
  *
- * where `fill` is the stop price moved against the position by the expected stop slippage (the same
- * {@link lossIfStopped} the fail-safe uses, so a sized position always passes the fail-safe at its stop).
+ * where `fill` is the stop price moved against the position by the expected slippage σ (the same
+ * {@link lossIfStopped} the fail-safe uses), and the entry is priced at the expected market fill
+ * `entry × (1 + side × σ)`. A position sized this way passes the fail-safe at its stop after a normal
+ * entry fill; only a fill worse than expected makes the fail-safe tighten the initial stop.
  * then capped by the max notional per trade, the account's remaining notional, the available margin
  * (margin = notional / leverage plus the entry fee) and the exchange's max quantity, and rounded DOWN to the
  * lot step. A result below the exchange minimum (quantity or notional) is rejected, never rounded up.
@@ -21,7 +23,7 @@ export interface SizingInput {
   /** Quote amount the trade may lose at its stop, fees included. */
   riskBudget: Decimal;
   takerFeeRate: Decimal;
-  /** Expected adverse slippage of the stop's fill (fraction), as in the fail-safe. */
+  /** Expected adverse slippage of a market fill (fraction): priced into the entry and the stop, as in the fail-safe. */
   stopSlippage: Decimal;
   leverage: number;
   market: MarketRules;
@@ -64,7 +66,8 @@ export function sizePosition(input: SizingInput): SizingResult {
   if (!Number.isInteger(input.leverage) || input.leverage < 1) {
     throw new RangeError(`leverage must be an integer ≥ 1, got ${input.leverage}`);
   }
-  const perUnit = lossIfStopped(side, entryPrice, ONE, stopPrice, f, input.stopSlippage);
+  const expectedFill = entryPrice.mul(ONE.plus(input.stopSlippage.mul(side === 'long' ? 1 : -1)));
+  const perUnit = lossIfStopped(side, expectedFill, ONE, stopPrice, f, input.stopSlippage);
   const caps: [SizingCap, Decimal][] = [
     ['risk', riskBudget.div(perUnit)],
     ['maxNotionalPerTrade', input.maxNotionalPerTrade.div(entryPrice)],
@@ -104,7 +107,7 @@ export function sizePosition(input: SizingInput): SizingResult {
     qty,
     notional,
     margin: notional.div(input.leverage),
-    riskAtStop: lossIfStopped(side, entryPrice, qty, stopPrice, f, input.stopSlippage),
+    riskAtStop: lossIfStopped(side, expectedFill, qty, stopPrice, f, input.stopSlippage),
     cappedBy,
   };
 }

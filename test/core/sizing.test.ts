@@ -20,13 +20,15 @@ const input = (over: Partial<SizingInput> = {}): SizingInput => ({
 
 describe('sizePosition', () => {
   it('qty = budget / (distance + fees per unit), rounded down to the lot step', () => {
-    // per unit = 288.8433 + 26.85557835 = 315.69887835 → 2.85 / 315.69887835 = 0.009027… → 0.009
+    // expected entry fill = 27000 × 1.0002 = 27005.4 ; stop fill = 26716.5 × 0.9998 = 26711.1567
+    // per unit = (27005.4 − 26711.1567) + 0.0005 × (27005.4 + 26711.1567) = 294.2433 + 26.85827835 = 321.10157835
+    // 2.85 / 321.10157835 = 0.008875… → 0.008
     const r = sizePosition(input());
-    expect(r.ok && r.qty.toFixed()).toBe('0.009');
+    expect(r.ok && r.qty.toFixed()).toBe('0.008');
     expect(r.ok && r.cappedBy).toBe('risk');
-    expect(r.ok && r.notional.toFixed()).toBe('243');
-    expect(r.ok && r.margin.toFixed()).toBe('24.3');
-    expect(r.ok && r.riskAtStop.toFixed()).toBe('2.84128990515');
+    expect(r.ok && r.notional.toFixed()).toBe('216');
+    expect(r.ok && r.margin.toFixed()).toBe('21.6');
+    expect(r.ok && r.riskAtStop.toFixed()).toBe('2.5688126268');
   });
 
   it('the textbook risk-to-quantity vector: risk 100 at a 2-point stop buys 50 units without fees', () => {
@@ -64,7 +66,7 @@ describe('sizePosition', () => {
   });
 
   it('rejects below the exchange minimum instead of rounding up', () => {
-    // 0.2 / 315.69887835 = 0.00063 → rounds down to 0, below the 0.001 minimum: rejected, not rounded up
+    // 0.2 / 321.10157835 = 0.00062 → rounds down to 0, below the 0.001 minimum: rejected, not rounded up
     const r = sizePosition(input({ riskBudget: d('0.2') }));
     expect(r).toMatchObject({ ok: false, code: 'BELOW_MIN_QTY' });
     const n = sizePosition(input({ riskBudget: d('2'), market: { ...BTC, minNotional: d('200') } }));

@@ -2,8 +2,6 @@
  * Starts dynalite (DynamoDB) and local-aws-sqs (SQS) in-process on 127.0.0.1 with random ports, creates
  * the table and queues from `functions/resources.ts`, and returns clients plus `stop()`.
  */
-// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- types/ is outside tsconfig "include"
-/// <reference path="../../types/dynalite.d.ts" />
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import dynalite from 'dynalite';
