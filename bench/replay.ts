@@ -36,7 +36,9 @@ export async function run(): Promise<Record<string, number | string>> {
     }
     wall.push(ms);
     rates.push(candles / (ms / 1000));
-    progress(`run ${i}/${MEASURED_RUNS}: ${ms.toFixed(0)} ms, ${Math.round(candles / (ms / 1000))} candles/s`);
+    progress(
+      `run ${i}/${MEASURED_RUNS}: ${ms.toFixed(0)} ms, ${Math.round(candles / (ms / 1000))} candles/s`,
+    );
   }
   return {
     candles,

@@ -41,7 +41,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const names = await benchmarkNames();
   const name = argv[0];
   if (name === undefined || !names.includes(name) || argv.length > 1) {
-    const what = name === undefined ? 'no benchmark named' : argv.length > 1 ? 'one benchmark at a time' : `unknown benchmark "${name}"`;
+    const what =
+      name === undefined
+        ? 'no benchmark named'
+        : argv.length > 1
+          ? 'one benchmark at a time'
+          : `unknown benchmark "${name}"`;
     process.stderr.write(`${what}; usage: npm run bench -- <name>\nbenchmarks: ${names.join(', ')}\n`);
     return 2;
   }
@@ -50,7 +55,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`bench/${name}.ts does not export run()\n`);
     return 2;
   }
+  process.stderr.write(`benchmark ${name}: node ${process.version}\n`);
+  const started = performance.now();
   const figures = checkFigures(name, await mod.run());
+  process.stderr.write(`benchmark ${name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   process.stdout.write(`${JSON.stringify({ benchmark: name, ...figures })}\n`);
   return 0;
 }

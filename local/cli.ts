@@ -81,9 +81,7 @@ export interface CliOptions {
 
 /** Outcome of parsing the command line: a run, a help text to print, or a usage error. */
 export type CliParse =
-  | { kind: 'run'; options: CliOptions }
-  | { kind: 'help'; text: string }
-  | { kind: 'error'; message: string };
+  { kind: 'run'; options: CliOptions } | { kind: 'help'; text: string } | { kind: 'error'; message: string };
 
 /** Bad input found before the run (flags, files, signals, configuration): exit code 2, nothing written. */
 export class UsageError extends Error {
@@ -93,7 +91,8 @@ export class UsageError extends Error {
   }
 }
 
-const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?)?(Z|[+-]\d{2}:\d{2})?$/;
+const TIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,3})?)?)?(Z|[+-]\d{2}:\d{2})?$/;
 
 /**
  * Parses an ISO 8601 date (`2023-03-20`) or date-time (`2023-03-20T12:30`, `…:00Z`, `…+02:00`) to epoch ms.
@@ -102,14 +101,9 @@ const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{
 export function parseIsoTime(text: string): number {
   const m = TIME_RE.exec(text.trim());
   if (!m) throw new RangeError(`"${text}" is not an ISO date such as 2023-03-20 or 2023-03-20T12:30Z`);
-  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) => Number(v ?? 0)) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((v) =>
+    Number(v ?? 0),
+  ) as [number, number, number, number, number, number];
   const ms = m[7] ? Math.round(Number(m[7]) * 1000) : 0;
   const t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
   const d = new Date(t);
@@ -170,7 +164,8 @@ function parseSeed(value: string): number {
 
 function parseBps(value: string): Decimal {
   const text = value.trim();
-  if (!/^\d+(\.\d+)?$/.test(text)) throw new Error(`slippage must be a non-negative number of basis points, got "${value}"`);
+  if (!/^\d+(\.\d+)?$/.test(text))
+    throw new Error(`slippage must be a non-negative number of basis points, got "${value}"`);
   const d = new D(text);
   if (d.gte(10_000)) throw new Error(`slippage must be below 10000 bps, got ${text}`);
   return d;
@@ -194,10 +189,10 @@ export function buildProgram(): Command {
         .argParser(argParser(parseEngine)),
     )
     .addOption(
-      new Option('--data <dir>', 'directory of candle files <exchange>_<BASE>-<QUOTE>_<interval>.csv[.gz]').default(
-        CLI_DEFAULTS.dataDir,
-        rel(CLI_DEFAULTS.dataDir),
-      ),
+      new Option(
+        '--data <dir>',
+        'directory of candle files <exchange>_<BASE>-<QUOTE>_<interval>.csv[.gz]',
+      ).default(CLI_DEFAULTS.dataDir, rel(CLI_DEFAULTS.dataDir)),
     )
     .addOption(
       new Option('--signals <file>', 'JSON array of signals, each with an "at" time').default(
@@ -212,14 +207,20 @@ export function buildProgram(): Command {
       ),
     )
     .addOption(
-      new Option('--markets <file>', 'exchange trading rules per symbol (tick size, lot step, minimums)').default(
-        CLI_DEFAULTS.marketsFile,
-        rel(CLI_DEFAULTS.marketsFile),
-      ),
+      new Option(
+        '--markets <file>',
+        'exchange trading rules per symbol (tick size, lot step, minimums)',
+      ).default(CLI_DEFAULTS.marketsFile, rel(CLI_DEFAULTS.marketsFile)),
     )
     .addOption(
-      new Option('--symbols <list>', 'comma-separated symbols: short (BTC), pair (BTC-USDT) or unified (BTC/USDT:USDT)')
-        .default(CLI_DEFAULTS.symbols.map((s) => toUnifiedSymbol(s)), CLI_DEFAULTS.symbols.join(','))
+      new Option(
+        '--symbols <list>',
+        'comma-separated symbols: short (BTC), pair (BTC-USDT) or unified (BTC/USDT:USDT)',
+      )
+        .default(
+          CLI_DEFAULTS.symbols.map((s) => toUnifiedSymbol(s)),
+          CLI_DEFAULTS.symbols.join(','),
+        )
         .argParser(argParser(parseSymbols)),
     )
     .addOption(
@@ -242,11 +243,16 @@ export function buildProgram(): Command {
       ).argParser(argParser(parseSeed)),
     )
     .addOption(
-      new Option('--slippage-bps <bps>', 'adverse slippage of market fills and triggered stops, in basis points')
+      new Option(
+        '--slippage-bps <bps>',
+        'adverse slippage of market fills and triggered stops, in basis points',
+      )
         .default(new D(CLI_DEFAULTS.slippageBps), CLI_DEFAULTS.slippageBps)
         .argParser(argParser(parseBps)),
     )
-    .addOption(new Option('--quiet', 'no progress bar and no notes on stderr (the summary still goes to stdout)'))
+    .addOption(
+      new Option('--quiet', 'no progress bar and no notes on stderr (the summary still goes to stdout)'),
+    )
     .helpOption('-h, --help', 'show this help')
     .addHelpText(
       'after',
@@ -299,7 +305,8 @@ export function parseCliArgs(argv: readonly string[], cwd = process.cwd()): CliP
     program.parse([...argv], { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { kind: 'help', text: out };
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help')
+        return { kind: 'help', text: out };
       return { kind: 'error', message: e.message.replace(/^error: /, '') };
     }
     throw e;
@@ -363,7 +370,8 @@ const MAX_LISTED_PROBLEMS = 12;
 
 function listProblems(head: string, problems: string[]): string {
   const shown = problems.slice(0, MAX_LISTED_PROBLEMS).map((p) => `  - ${p}`);
-  if (problems.length > MAX_LISTED_PROBLEMS) shown.push(`  … and ${problems.length - MAX_LISTED_PROBLEMS} more`);
+  if (problems.length > MAX_LISTED_PROBLEMS)
+    shown.push(`  … and ${problems.length - MAX_LISTED_PROBLEMS} more`);
   return `${head}\n${shown.join('\n')}`;
 }
 
@@ -375,7 +383,9 @@ export async function loadSignals(file: string, config: EngineConfig): Promise<S
   const signals: Signal[] = [];
   raw.forEach((item: unknown, i) => {
     const id =
-      typeof item === 'object' && item !== null && typeof (item as { signalId?: unknown }).signalId === 'string'
+      typeof item === 'object' &&
+      item !== null &&
+      typeof (item as { signalId?: unknown }).signalId === 'string'
         ? ` (${(item as { signalId: string }).signalId})`
         : '';
     const r = parseSignal(item);
@@ -458,7 +468,9 @@ export async function prepareRun(options: CliOptions): Promise<PreparedRun> {
   const missing = options.symbols.filter((s) => !bySymbol.has(s));
   if (missing.length > 0) {
     const have = files.map((f) => shortSymbol(f.symbol)).join(', ') || 'none';
-    throw new UsageError(`no candle file for ${missing.join(', ')} in ${options.dataDir} (available: ${have})`);
+    throw new UsageError(
+      `no candle file for ${missing.join(', ')} in ${options.dataDir} (available: ${have})`,
+    );
   }
   const warmup = warmupCandles(config);
   const loaded = await Promise.all(
@@ -545,7 +557,9 @@ export function renderSummary(result: ReplayResult, ctx: SummaryContext): string
   for (const [symbol, list] of ctx.run.gaps) {
     const step = ctx.run.intervalMs.get(symbol) ?? 60_000;
     for (const g of list) {
-      gapLines.push(`${shortSymbol(symbol)} ${fmtMinute(g.from)} → ${fmtMinute(g.to)} (${Math.ceil((g.to - g.from) / step)} candles)`);
+      gapLines.push(
+        `${shortSymbol(symbol)} ${fmtMinute(g.from)} → ${fmtMinute(g.to)} (${Math.ceil((g.to - g.from) / step)} candles)`,
+      );
     }
   }
   main.push(
@@ -564,19 +578,37 @@ export function renderSummary(result: ReplayResult, ctx: SummaryContext): string
     ['Expectancy', s.expectancy === null ? 'n/a' : `${fmtMoney(s.expectancy, quote)} per trade`],
     ['Sharpe / Sortino', `${fmtRatio(s.sharpe)} / ${fmtRatio(s.sortino)} (daily, ×√365)`],
     ['Max drawdown', `${fmtMoney(s.maxDrawdown, quote)} (${s.maxDrawdownPct.toFixed(3)} %)`],
-    ['Stop updates', `${s.stopUpdates.applied} applied, ${s.stopUpdates.skippedMinStep} skipped (below min step)`],
-    ['Fail-safe', `${s.failSafeRejections} stop updates rejected, ${s.failSafeTightened} initial stops tightened`],
+    [
+      'Stop updates',
+      `${s.stopUpdates.applied} applied, ${s.stopUpdates.skippedMinStep} skipped (below min step)`,
+    ],
+    [
+      'Fail-safe',
+      `${s.failSafeRejections} stop updates rejected, ${s.failSafeTightened} initial stops tightened`,
+    ],
     ['Exit reasons', reasons.length === 0 ? 'none' : reasons.map(([r, n]) => `${r} ${n}`).join('\n')],
     ['Data gaps', gapLines.length === 0 ? 'none' : gapLines.join('\n')],
-    ['Wall time', `${fmtDuration(ctx.totalMs)} (load ${fmtDuration(ctx.run.loadMs)}, replay ${fmtDuration(s.wallMs)})`],
+    [
+      'Wall time',
+      `${fmtDuration(ctx.totalMs)} (load ${fmtDuration(ctx.run.loadMs)}, replay ${fmtDuration(s.wallMs)})`,
+    ],
   );
   if (ctx.resultsFile !== null) main.push(['Results', ctx.resultsFile]);
 
-  const ms = new Table({ style, chars, head: ['Milestone (% on margin)', 'Live hits', 'Shadow hits', 'Median s to hit'] });
+  const ms = new Table({
+    style,
+    chars,
+    head: ['Milestone (% on margin)', 'Live hits', 'Shadow hits', 'Median s to hit'],
+  });
   const thresholds = Object.keys(s.milestones).sort((a, b) => Number(a) - Number(b));
   for (const t of thresholds) {
     const m = s.milestones[t]!;
-    ms.push([`${t} %`, String(m.live), String(m.shadow), m.medianSeconds === null ? 'n/a' : String(m.medianSeconds)]);
+    ms.push([
+      `${t} %`,
+      String(m.live),
+      String(m.shadow),
+      m.medianSeconds === null ? 'n/a' : String(m.medianSeconds),
+    ]);
   }
   return `${main.toString()}\n${ms.toString()}\n`;
 }
@@ -658,7 +690,9 @@ export async function main(
   if (options.outDir !== null) {
     resultsFile = await writeResults(options.outDir, serializeResults(result, prepared.run));
   }
-  io.stdout.write(renderSummary(result, { run: prepared.run, totalMs: performance.now() - started, resultsFile }));
+  io.stdout.write(
+    renderSummary(result, { run: prepared.run, totalMs: performance.now() - started, resultsFile }),
+  );
   return 0;
 }
 
@@ -678,7 +712,9 @@ if (isEntryPoint()) {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`error: the run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.stderr.write(
+        `error: the run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+      );
       process.exitCode = 1;
     },
   );

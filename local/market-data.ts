@@ -111,7 +111,9 @@ export function toUnifiedSymbol(input: string, quote = 'USDT'): string {
       `"${input}" is a spot symbol; the replay trades linear perpetuals: use ${spot[1]}/${spot[2]}:${spot[2]} or ${spot[1]}`,
     );
   }
-  throw new RangeError(`"${input}" is not a symbol: use a base currency (BTC), a pair (BTC-USDT) or BTC/USDT:USDT`);
+  throw new RangeError(
+    `"${input}" is not a symbol: use a base currency (BTC), a pair (BTC-USDT) or BTC/USDT:USDT`,
+  );
 }
 
 /** The base currency of a unified symbol, for display: `BTC/USDT:USDT` → `BTC`. */
@@ -189,7 +191,9 @@ export async function loadCandleFile(file: string, window: CandleWindow = {}): P
   const from = window.from ?? -Infinity;
   const to = window.to ?? Infinity;
   if (from >= to) {
-    throw new RangeError(`window start ${new Date(from).toISOString()} is not before its end ${new Date(to).toISOString()}`);
+    throw new RangeError(
+      `window start ${new Date(from).toISOString()} is not before its end ${new Date(to).toISOString()}`,
+    );
   }
   try {
     const s = await stat(file);
@@ -274,7 +278,11 @@ export async function loadCandleFile(file: string, window: CandleWindow = {}): P
     }
   } catch (e) {
     if (e instanceof MarketDataError) throw e;
-    throw new MarketDataError(file, `cannot read${info.gzip ? ' (gzip)' : ''}: ${(e as Error).message}`, lineNo || undefined);
+    throw new MarketDataError(
+      file,
+      `cannot read${info.gzip ? ' (gzip)' : ''}: ${(e as Error).message}`,
+      lineNo || undefined,
+    );
   } finally {
     lines.close();
     raw.destroy();
@@ -312,7 +320,10 @@ export async function listCandleFiles(dir: string): Promise<CandleFileEntry[]> {
     if (!info) continue;
     const existing = bySymbol.get(info.symbol);
     if (existing) {
-      throw new MarketDataError(dir, `two candle files for ${info.symbol}: ${basename(existing.path)} and ${name}`);
+      throw new MarketDataError(
+        dir,
+        `two candle files for ${info.symbol}: ${basename(existing.path)} and ${name}`,
+      );
     }
     bySymbol.set(info.symbol, { ...info, path: join(dir, name) });
   }
@@ -365,7 +376,8 @@ export function parseMarkets(raw: unknown, file = 'markets'): Record<string, Mar
     }
   }
   const result = marketsSchema.safeParse(raw);
-  if (!result.success) throw new MarketDataError(file, `invalid markets: ${formatIssues(result.error).join('; ')}`);
+  if (!result.success)
+    throw new MarketDataError(file, `invalid markets: ${formatIssues(result.error).join('; ')}`);
   const out: Record<string, MarketRules> = {};
   for (const [symbol, m] of Object.entries(result.data)) {
     const rules: MarketRules = {

@@ -7,7 +7,11 @@ import { parseConfig } from '../../functions/core/config.js';
 import { D, type Decimal } from '../../functions/core/decimal.js';
 import { planInitialExits } from '../../functions/core/exits.js';
 import { healthScoreValue, type HealthOptions } from '../../functions/core/health.js';
-import { createMilestoneTracker, type MilestoneTracker, observeMilestones } from '../../functions/core/milestones.js';
+import {
+  createMilestoneTracker,
+  type MilestoneTracker,
+  observeMilestones,
+} from '../../functions/core/milestones.js';
 import { riskBudget, sizePosition } from '../../functions/core/sizing.js';
 import {
   adjustStop,
@@ -64,7 +68,11 @@ export interface FixtureSource {
 }
 
 /** Builds `count` positions with `rounds` observations each from the candles (deterministic). */
-export async function buildFixture(source: FixtureSource, count = POSITIONS, rounds = ROUNDS): Promise<CoreFixture> {
+export async function buildFixture(
+  source: FixtureSource,
+  count = POSITIONS,
+  rounds = ROUNDS,
+): Promise<CoreFixture> {
   const markets = await loadMarkets(source.marketsFile);
   const options = parseConfig({ accounts: [{ accountId: 'bench', exchange: 'paper' }] }).defaults;
   const files = await listCandleFiles(source.candlesDir);
@@ -73,7 +81,11 @@ export async function buildFixture(source: FixtureSource, count = POSITIONS, rou
     const window = f.intervalMs === 60_000 ? { from: Date.UTC(2023, 3, 1), to: Date.UTC(2023, 3, 8) } : {};
     const market = markets[f.symbol];
     if (!market) throw new RangeError(`no market rules for ${f.symbol}`);
-    series.push({ symbol: f.symbol, candles: (await loadCandleFile(f.path, window)).candles, rules: stopRulesFor(options, market) });
+    series.push({
+      symbol: f.symbol,
+      candles: (await loadCandleFile(f.path, window)).candles,
+      rules: stopRulesFor(options, market),
+    });
   }
   const random = rng(20230320);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
@@ -113,11 +125,21 @@ export async function buildFixture(source: FixtureSource, count = POSITIONS, rou
     });
     if (!sized.ok) continue;
     const filledAt = entryCandle.openTime + entryCandle.intervalMs;
-    const opened = openPosition({ side, entryPrice, qty: sized.qty, filledAt, exits, maxLoss: budget.maxLoss, rules: s.rules });
+    const opened = openPosition({
+      side,
+      entryPrice,
+      qty: sized.qty,
+      filledAt,
+      exits,
+      maxLoss: budget.maxLoss,
+      rules: s.rules,
+    });
     if (opened.position.remainingQty.isZero()) continue;
     const i = positions.length;
     positions.push(opened.position);
-    trackers.push(createMilestoneTracker({ side, entryPrice, entryAt: filledAt, leverage, thresholds: THRESHOLDS }));
+    trackers.push(
+      createMilestoneTracker({ side, entryPrice, entryAt: filledAt, leverage, thresholds: THRESHOLDS }),
+    );
     for (let r = 0; r < rounds; r++) {
       const c = s.candles[e + 1 + r]!;
       // One parse per tick: the Decimal and the number come from the same text.
@@ -198,7 +220,10 @@ interface FloatPass {
 }
 
 /** The same loop on numbers. */
-export function runFloatPass(f: CoreFixture, start: { positions: FloatPosition[]; trackers: FloatTracker[] }): FloatPass {
+export function runFloatPass(
+  f: CoreFixture,
+  start: { positions: FloatPosition[]; trackers: FloatTracker[] },
+): FloatPass {
   const n = start.positions.length;
   const R = f.rounds;
   const positions = start.positions.slice();

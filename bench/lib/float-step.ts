@@ -1,9 +1,11 @@
 /**
  * The stop-management step and the milestone check re-written on plain JS numbers: the baseline the core
  * benchmark compares the Decimal implementation against. It follows functions/core/stop-manager.ts
- * (`adjustStop`) and functions/core/milestones.ts (`observeMilestones`) rule for rule and keeps their
- * immutable-state style (a new object per change, the same object when nothing changes), so the measured
- * difference is the arithmetic, not the design. Tick and lot rounding use a 1e-9 relative tolerance, as
+ * (`adjustStop`: its fast path, its slow step on a private draft, its trailing shortcuts) and
+ * functions/core/milestones.ts (`observeMilestones`) rule for rule and keeps their state handling (a new
+ * object per change, the same object when nothing changes), so the measured difference is the arithmetic,
+ * not the design. When the stop manager's structure changes, this file must follow; the benchmark test
+ * checks that both make the same decisions. Tick and lot rounding use a 1e-9 relative tolerance, as
  * float code must (27000.1 / 0.1 is 270001.00000000006).
  *
  * Benchmark code only: never use it for decisions.
@@ -20,7 +22,7 @@ export interface FloatRules {
   tickSize: number;
   lotStep: number;
   breakEvenAfterFirstPartial: boolean;
-  trailing: { enabled: boolean; activationPct: number; trailPct: number };
+  trailing: { enabled: boolean };
   minHoldingMs: number;
 }
 
@@ -38,15 +40,21 @@ export interface FloatPosition {
   readonly nextLevel: number;
   readonly bestPrice: number;
   readonly maxLoss: number;
-  readonly trailActive: boolean;
+  readonly trailArmed: boolean;
   readonly trailActivationPrice: number;
-  readonly trailEvaluatedAt: number | null;
+  readonly trailFactor: number;
+  readonly trailQuietUntil: number;
+  readonly trailTighterFrom: number;
   readonly locks: readonly { trigger: number; stop: number }[];
   readonly nextLock: number;
   readonly breakEvenStop: number | null;
   readonly minStep: number;
   readonly rules: FloatRules;
-  readonly counters: { readonly stopMoves: number; readonly failSafeRejections: number; readonly skippedMinStep: number };
+  readonly counters: {
+    readonly stopMoves: number;
+    readonly failSafeRejections: number;
+    readonly skippedMinStep: number;
+  };
 }
 
 /** Actions of the float step (same kinds as `StopAction`, fewer fields). */
@@ -90,9 +98,11 @@ export function toFloatPosition(p: PositionState): FloatPosition {
     nextLevel: p.nextLevel,
     bestPrice: p.bestPrice.toNumber(),
     maxLoss: p.maxLoss.toNumber(),
-    trailActive: p.trailActive,
+    trailArmed: p.trailArmed,
     trailActivationPrice: p.trailActivationPrice.toNumber(),
-    trailEvaluatedAt: p.trailEvaluatedAt === null ? null : p.trailEvaluatedAt.toNumber(),
+    trailFactor: p.trailFactor.toNumber(),
+    trailQuietUntil: p.trailQuietUntil.toNumber(),
+    trailTighterFrom: p.trailTighterFrom.toNumber(),
     locks: p.locks.map((l) => ({ trigger: l.trigger.toNumber(), stop: l.stop.toNumber() })),
     nextLock: p.nextLock,
     breakEvenStop: p.breakEvenStop === null ? null : p.breakEvenStop.toNumber(),
@@ -104,11 +114,7 @@ export function toFloatPosition(p: PositionState): FloatPosition {
       tickSize: r.tickSize.toNumber(),
       lotStep: r.lotStep.toNumber(),
       breakEvenAfterFirstPartial: r.breakEvenAfterFirstPartial,
-      trailing: {
-        enabled: r.trailing.enabled,
-        activationPct: r.trailing.activationPct.toNumber(),
-        trailPct: r.trailing.trailPct.toNumber(),
-      },
+      trailing: { enabled: r.trailing.enabled },
       minHoldingMs: r.minHoldingMs,
     },
     counters: { ...p.counters },
@@ -128,19 +134,38 @@ function lossIfStopped(p: FloatPosition, stop: number): number {
   return p.remainingQty * (distance + p.rules.feeRate * (p.entryPrice + fill));
 }
 
-/** `adjustStop` on numbers: the same rules in the same order (see functions/core/stop-manager.ts). */
-export function adjustStopFloat(pos: FloatPosition, price: number, at: number): { position: FloatPosition; actions: FloatAction[] } {
-  if (pos.remainingQty === 0) return { position: pos, actions: NO_ACTIONS };
-  const side = pos.side;
-  if (!tighter(side, price, pos.stop)) return { position: pos, actions: NO_ACTIONS };
+type Draft = { -readonly [K in keyof FloatPosition]: FloatPosition[K] };
 
-  let p = pos;
-  let actions = NO_ACTIONS;
-  const push = (a: FloatAction) => {
-    if (actions === NO_ACTIONS) actions = [];
-    actions.push(a);
-  };
-  if (tighter(side, price, p.bestPrice)) p = { ...p, bestPrice: price };
+/** `adjustStop` on numbers: the same rules, fast path and shortcuts (see functions/core/stop-manager.ts). */
+export function adjustStopFloat(
+  pos: FloatPosition,
+  price: number,
+  at: number,
+): { position: FloatPosition; actions: FloatAction[] } {
+  if (pos.remainingQty === 0) return { position: pos, actions: NO_ACTIONS };
+  const { side } = pos;
+  const long = side === 'long';
+  if (long ? !(price > pos.stop) : !(price < pos.stop)) return { position: pos, actions: NO_ACTIONS };
+  const better = long ? price > pos.bestPrice : price < pos.bestPrice;
+  const level = pos.levels[pos.nextLevel];
+  const levelHit = level !== undefined && (long ? price >= level.price : price <= level.price);
+  const best = better ? price : pos.bestPrice;
+  const armNow =
+    !pos.trailArmed &&
+    pos.rules.trailing.enabled &&
+    at - pos.entryFilledAt >= pos.rules.minHoldingMs &&
+    !tighter(side, pos.trailActivationPrice, best);
+  if (!better && !levelHit && !armNow) return { position: pos, actions: NO_ACTIONS };
+  return slowStep({ ...pos, bestPrice: best, trailArmed: pos.trailArmed || armNow }, price, better || armNow);
+}
+
+function slowStep(
+  p: Draft,
+  price: number,
+  trailMayMove: boolean,
+): { position: FloatPosition; actions: FloatAction[] } {
+  const { side } = p;
+  const actions: FloatAction[] = [];
 
   while (p.nextLevel < p.levels.length && !tighter(side, p.levels[p.nextLevel]!.price, price)) {
     const level = p.levels[p.nextLevel]!;
@@ -148,65 +173,84 @@ export function adjustStopFloat(pos: FloatPosition, price: number, at: number): 
     const share = roundToStep(p.initialQty * level.fraction, p.rules.lotStep, 'down');
     const qty = last ? p.remainingQty : Math.min(share, p.remainingQty);
     if (last || qty >= p.remainingQty) {
-      push({ type: 'EXIT', reason: 'TAKE_PROFIT', qty: p.remainingQty, price: level.price });
-      return { position: { ...p, remainingQty: 0, nextLevel: p.levels.length }, actions };
+      actions.push({ type: 'EXIT', reason: 'TAKE_PROFIT', qty: p.remainingQty, price: level.price });
+      p.remainingQty = 0;
+      p.nextLevel = p.levels.length;
+      return { position: p, actions };
     }
     const firstPartial = p.breakEvenStop === null;
-    p = { ...p, nextLevel: p.nextLevel + 1 };
+    p.nextLevel += 1;
     if (qty > 0) {
-      const remainingQty = p.remainingQty - qty;
-      push({ type: 'PARTIAL_EXIT', level: p.nextLevel - 1, price: level.price, qty, remainingQty });
-      p = { ...p, remainingQty };
-      if (firstPartial && p.rules.breakEvenAfterFirstPartial) p = { ...p, breakEvenStop: breakEvenStop(p) };
+      p.remainingQty = p.remainingQty - qty;
+      actions.push({
+        type: 'PARTIAL_EXIT',
+        level: p.nextLevel - 1,
+        price: level.price,
+        qty,
+        remainingQty: p.remainingQty,
+      });
+      if (firstPartial && p.rules.breakEvenAfterFirstPartial) p.breakEvenStop = breakEvenStop(p);
     }
   }
 
-  let pick: number | null = null;
+  let candidate: number | null = null;
   let reason: StopMoveReason = 'TRAILING';
-  const consider = (stop: number, why: StopMoveReason) => {
-    if (tighter(side, stop, p.stop) && (pick === null || tighter(side, stop, pick))) {
-      pick = stop;
-      reason = why;
-    }
-  };
-  if (p.breakEvenStop !== null) consider(p.breakEvenStop, 'BREAK_EVEN');
-  while (p.nextLock < p.locks.length && !tighter(side, p.locks[p.nextLock]!.trigger, p.bestPrice)) {
-    consider(p.locks[p.nextLock]!.stop, 'PROFIT_LOCK');
-    p = { ...p, nextLock: p.nextLock + 1 };
+  if (p.breakEvenStop !== null && tighter(side, p.breakEvenStop, p.stop)) {
+    candidate = p.breakEvenStop;
+    reason = 'BREAK_EVEN';
   }
-  const trailing = p.rules.trailing;
-  if (trailing.enabled && at - p.entryFilledAt >= p.rules.minHoldingMs) {
-    if (!p.trailActive && !tighter(side, p.trailActivationPrice, p.bestPrice)) p = { ...p, trailActive: true };
-    if (p.trailActive && (p.trailEvaluatedAt === null || p.trailEvaluatedAt !== p.bestPrice)) {
-      const factor = 1 - (trailing.trailPct * (side === 'long' ? 1 : -1)) / 100;
-      const trail = roundStop(side, p.bestPrice * factor, p.rules.tickSize);
-      p = { ...p, trailEvaluatedAt: p.bestPrice };
-      const base: number = pick ?? p.stop;
-      if (tighter(side, trail, base)) {
-        if (Math.abs(trail - base) < p.minStep) {
-          p = { ...p, counters: { ...p.counters, skippedMinStep: p.counters.skippedMinStep + 1 } };
-        } else consider(trail, 'TRAILING');
+  while (p.nextLock < p.locks.length && !tighter(side, p.locks[p.nextLock]!.trigger, p.bestPrice)) {
+    const lockStop = p.locks[p.nextLock]!.stop;
+    if (tighter(side, lockStop, candidate ?? p.stop)) {
+      candidate = lockStop;
+      reason = 'PROFIT_LOCK';
+    }
+    p.nextLock += 1;
+  }
+  const quiet = candidate === null && !tighter(side, p.bestPrice, p.trailQuietUntil);
+  if (p.trailArmed && trailMayMove && quiet && tighter(side, p.bestPrice, p.trailTighterFrom)) {
+    p.counters = { ...p.counters, skippedMinStep: p.counters.skippedMinStep + 1 };
+  } else if (p.trailArmed && trailMayMove && !quiet) {
+    const trail = roundStop(side, p.bestPrice * p.trailFactor, p.rules.tickSize);
+    const base = candidate ?? p.stop;
+    if (tighter(side, trail, base)) {
+      if (Math.abs(trail - base) < p.minStep) {
+        p.counters = { ...p.counters, skippedMinStep: p.counters.skippedMinStep + 1 };
+      } else {
+        candidate = trail;
+        reason = 'TRAILING';
       }
     }
   }
-  if (pick === null) return { position: p, actions };
-  const to: number = pick;
+  if (candidate === null) return { position: p, actions };
 
-  if (!tighter(side, price, to)) {
-    push({ type: 'EXIT', reason: 'STOP_WOULD_TRIGGER', qty: p.remainingQty, price });
-    return { position: { ...p, remainingQty: 0 }, actions };
+  if (!tighter(side, price, candidate)) {
+    actions.push({ type: 'EXIT', reason: 'STOP_WOULD_TRIGGER', qty: p.remainingQty, price });
+    p.remainingQty = 0;
+    return { position: p, actions };
   }
-  const loss = lossIfStopped(p, to);
+  const loss = lossIfStopped(p, candidate);
   const limit = p.maxLoss * p.rules.failSafeFraction;
   if (!(loss <= limit)) {
-    push({ type: 'STOP_REJECTED', stop: to, loss, limit });
-    return { position: { ...p, counters: { ...p.counters, failSafeRejections: p.counters.failSafeRejections + 1 } }, actions };
+    actions.push({ type: 'STOP_REJECTED', stop: candidate, loss, limit });
+    p.counters = { ...p.counters, failSafeRejections: p.counters.failSafeRejections + 1 };
+    return { position: p, actions };
   }
-  push({ type: 'MOVE_STOP', from: p.stop, to, qty: p.remainingQty, reason });
+  actions.push({ type: 'MOVE_STOP', from: p.stop, to: candidate, qty: p.remainingQty, reason });
+  const moved = withStop(p, candidate, reason);
   return {
-    position: { ...p, stop: to, stopReason: reason, counters: { ...p.counters, stopMoves: p.counters.stopMoves + 1 } },
+    position: { ...moved, counters: { ...p.counters, stopMoves: p.counters.stopMoves + 1 } },
     actions,
   };
+}
+
+/** Sets the stop and recomputes the trailing quiet band (see `withStop` in the stop manager). */
+function withStop(p: FloatPosition, stop: number, reason: StopMoveReason): FloatPosition {
+  const tick = p.rules.tickSize;
+  const long = p.side === 'long';
+  const edge = long ? stop + p.minStep - tick : stop - p.minStep + tick;
+  const trailQuietUntil = tick === 0 ? stop : edge / p.trailFactor - (long ? tick : -tick);
+  return { ...p, stop, stopReason: reason, trailQuietUntil, trailTighterFrom: stop / p.trailFactor };
 }
 
 /** A milestone tracker on numbers (see `MilestoneTracker`). */

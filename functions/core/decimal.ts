@@ -59,3 +59,33 @@ export function dmax(a: Decimal, b: Decimal): Decimal {
 export function decStr(value: Decimal): string {
   return value.toFixed();
 }
+
+/**
+ * Compares two finite Decimals without allocating (decimal.js's `cmp` wraps its argument in a new
+ * Decimal on every call, which dominates the hot path of the stop step). Uses the instance fields
+ * decimal.js documents — sign `s`, exponent `e`, base-1e7 digit words `d` — exactly as `cmp` does.
+ * Returns −1, 0 or 1. Both values must be finite (every engine value is, see {@link dec}).
+ */
+export function dcmp(x: Decimal, y: Decimal): -1 | 0 | 1 {
+  const xd = x.d;
+  const yd = y.d;
+  const xs = x.s;
+  const ys = y.s;
+  const xZero = xd[0] === 0;
+  const yZero = yd[0] === 0;
+  if (xZero || yZero) {
+    if (xZero && yZero) return 0;
+    return xZero ? (ys > 0 ? -1 : 1) : xs > 0 ? 1 : -1;
+  }
+  if (xs !== ys) return xs > 0 ? 1 : -1;
+  const pos = xs > 0;
+  if (x.e !== y.e) return x.e > y.e === pos ? 1 : -1;
+  const n = xd.length < yd.length ? xd.length : yd.length;
+  for (let i = 0; i < n; i++) {
+    const a = xd[i]!;
+    const b = yd[i]!;
+    if (a !== b) return a > b === pos ? 1 : -1;
+  }
+  if (xd.length === yd.length) return 0;
+  return xd.length > yd.length === pos ? 1 : -1;
+}

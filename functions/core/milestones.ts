@@ -15,7 +15,7 @@
  * when `profit % ≥ threshold` for every price with fewer than 40 significant digits.
  */
 import { Decimal as DecimalJs } from 'decimal.js';
-import { D, type Decimal } from './decimal.js';
+import { D, dcmp, type Decimal } from './decimal.js';
 import type { Side } from './types.js';
 
 const DCeil = DecimalJs.clone({ precision: 40, rounding: DecimalJs.ROUND_CEIL });
@@ -117,7 +117,8 @@ export function observeMilestones(
 const NO_HITS: MilestoneHit[] = [];
 
 function reached(side: Side, price: Decimal, bound: Decimal): boolean {
-  return side === 'long' ? price.gte(bound) : price.lte(bound);
+  const c = dcmp(price, bound);
+  return side === 'long' ? c >= 0 : c <= 0;
 }
 
 /** Return on margin in percent at `price` (for display and tests; decisions use the exact bounds). */

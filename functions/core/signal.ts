@@ -56,10 +56,16 @@ const entrySchema = z.preprocess(
         ctx.addIssue({ code: 'custom', path: ['price'], message: 'a limit entry needs a price' });
       }
       if (entry.type === 'market' && entry.price !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['price'], message: 'a market entry takes no price; use "price" at the top level for the reference' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['price'],
+          message: 'a market entry takes no price; use "price" at the top level for the reference',
+        });
       }
     })
-    .transform((entry): EntrySpec => (entry.type === 'limit' ? { type: 'limit', price: entry.price! } : { type: 'market' })),
+    .transform((entry): EntrySpec =>
+      entry.type === 'limit' ? { type: 'limit', price: entry.price! } : { type: 'market' },
+    ),
 );
 
 export const signalSchema = z

@@ -23,7 +23,7 @@
  * Replacement on the exchange is create-new-then-cancel-old (both reduce-only); that is the executor's job,
  * driven by the MOVE_STOP action.
  */
-import { type Decimal, HUNDRED, ONE, roundToStep, ZERO, dmin } from './decimal.js';
+import { type Decimal, dcmp, HUNDRED, ONE, roundToStep, ZERO, dmin } from './decimal.js';
 import type { TradingOptions } from './config.js';
 import type { InitialExits, ProfitLevel } from './exits.js';
 import { checkFailSafe, failSafeLimitStop, type FailSafeInput } from './fail-safe.js';
@@ -98,11 +98,19 @@ export interface PositionState {
   readonly nextLevel: number;
   readonly bestPrice: Decimal;
   readonly maxLoss: Decimal;
-  readonly trailActive: boolean;
+  /** Trailing is armed: activated (best price reached the activation price) and the minimum holding time passed. */
+  readonly trailArmed: boolean;
   /** Price at which trailing activates. */
   readonly trailActivationPrice: Decimal;
-  /** Best price for which the trailing candidate was last evaluated. */
-  readonly trailEvaluatedAt: Decimal | null;
+  /** 1 − side × trailPct / 100: the trailing stop is best price × this factor. */
+  readonly trailFactor: Decimal;
+  /**
+   * Pre-filter for trailing (pure speed, no change of result): while the best price is at or below this bound
+   * (long; at or above for a short), the trailing candidate cannot clear the current stop by the minimum step.
+   */
+  readonly trailQuietUntil: Decimal;
+  /** Above this best price (long; below for a short) a trailing candidate is tighter than the current stop. */
+  readonly trailTighterFrom: Decimal;
   /** Lock trigger prices and the stop each demands, in trigger order. */
   readonly locks: readonly { trigger: Decimal; stop: Decimal }[];
   readonly nextLock: number;
@@ -141,7 +149,7 @@ function failSafeInput(
 
 /** `a` is more favourable than `b` for a stop of `side` (higher for a long, lower for a short). */
 function tighter(side: Side, a: Decimal, b: Decimal): boolean {
-  return side === 'long' ? a.gt(b) : a.lt(b);
+  return dcmp(a, b) === (side === 'long' ? 1 : -1);
 }
 
 /** Round a stop price to the tick in the safe direction (long up, short down). */
@@ -192,9 +200,11 @@ export function openPosition(input: OpenPositionInput): StepResult {
     nextLevel: 0,
     bestPrice: entryPrice,
     maxLoss: input.maxLoss,
-    trailActive: false,
+    trailArmed: false,
     trailActivationPrice: pct(rules.trailing.activationPct),
-    trailEvaluatedAt: null,
+    trailFactor: ONE.minus(rules.trailing.trailPct.mul(s).div(HUNDRED)),
+    trailQuietUntil: entryPrice,
+    trailTighterFrom: entryPrice,
     locks,
     nextLock: 0,
     breakEvenStop: null,
@@ -202,6 +212,7 @@ export function openPosition(input: OpenPositionInput): StepResult {
     rules,
     counters: { stopMoves: 0, failSafeRejections: 0, skippedMinStep: 0 },
   };
+  position = withStop(position, exits.stop, 'INITIAL');
   const check = checkFailSafe(failSafeInput(position), exits.stop);
   if (check.ok) {
     return { position, actions: [{ type: 'PLACE_STOP', price: exits.stop, qty, reason: 'INITIAL' }] };
@@ -224,7 +235,7 @@ export function openPosition(input: OpenPositionInput): StepResult {
       ],
     };
   }
-  position = { ...position, stop: limitStop, initialStop: limitStop, stopReason: 'FAILSAFE_TIGHTEN' };
+  position = withStop({ ...position, initialStop: limitStop }, limitStop, 'FAILSAFE_TIGHTEN');
   return {
     position,
     actions: [
@@ -240,24 +251,36 @@ export function openPosition(input: OpenPositionInput): StepResult {
 
 /**
  * The stop-management step (see the module comment for the rules). Returns the same position object and an
- * empty action list when nothing changes, which is the common case and allocation-free apart from the result.
+ * empty action list when nothing changes — the common case, decided with at most three comparisons.
  * The caller applies exchange fills (a stop hit) before calling; a price at or through the stop changes nothing
  * here because the exchange's stop is expected to fill.
  */
 export function adjustStop(pos: PositionState, obs: PriceObservation): StepResult {
   if (pos.remainingQty.isZero()) return { position: pos, actions: NO_ACTIONS };
   const { side } = pos;
+  const long = side === 'long';
   const { price, at } = obs;
-  if (!tighter(side, price, pos.stop)) return { position: pos, actions: NO_ACTIONS };
+  const dir = long ? 1 : -1;
+  if (dcmp(price, pos.stop) !== dir) return { position: pos, actions: NO_ACTIONS };
+  const better = dcmp(price, pos.bestPrice) === dir;
+  const level = pos.levels[pos.nextLevel];
+  const levelHit = level !== undefined && dcmp(price, level.price) !== -dir;
+  const best = better ? price : pos.bestPrice;
+  const armNow =
+    !pos.trailArmed &&
+    pos.rules.trailing.enabled &&
+    at - pos.entryFilledAt >= pos.rules.minHoldingMs &&
+    !tighter(side, pos.trailActivationPrice, best);
+  if (!better && !levelHit && !armNow) return { position: pos, actions: NO_ACTIONS };
+  return slowStep({ ...pos, bestPrice: best, trailArmed: pos.trailArmed || armNow }, price, better || armNow);
+}
 
-  let p = pos;
-  let actions = NO_ACTIONS;
-  const push = (a: StopAction) => {
-    if (actions === NO_ACTIONS) actions = [];
-    actions.push(a);
-  };
+type Draft = { -readonly [K in keyof PositionState]: PositionState[K] };
 
-  if (tighter(side, price, p.bestPrice)) p = { ...p, bestPrice: price };
+/** The part of the step that runs only when something may change; `p` is a private copy it may mutate. */
+function slowStep(p: Draft, price: Decimal, trailMayMove: boolean): StepResult {
+  const { side } = p;
+  const actions: StopAction[] = [];
 
   // Take-profit levels.
   while (p.nextLevel < p.levels.length && !tighter(side, p.levels[p.nextLevel]!.price, price)) {
@@ -266,81 +289,108 @@ export function adjustStop(pos: PositionState, obs: PriceObservation): StepResul
     const share = roundToStep(p.initialQty.mul(level.fraction), p.rules.lotStep, 'down');
     const qty = last ? p.remainingQty : dmin(share, p.remainingQty);
     if (last || qty.gte(p.remainingQty)) {
-      push({ type: 'EXIT', reason: 'TAKE_PROFIT', qty: p.remainingQty, price: level.price });
-      return { position: { ...p, remainingQty: ZERO, nextLevel: p.levels.length }, actions };
+      actions.push({ type: 'EXIT', reason: 'TAKE_PROFIT', qty: p.remainingQty, price: level.price });
+      p.remainingQty = ZERO;
+      p.nextLevel = p.levels.length;
+      return { position: p, actions };
     }
     const firstPartial = p.breakEvenStop === null;
-    p = { ...p, nextLevel: p.nextLevel + 1 };
+    p.nextLevel += 1;
     if (qty.gt(0)) {
-      const remainingQty = p.remainingQty.minus(qty);
-      push({ type: 'PARTIAL_EXIT', level: p.nextLevel - 1, price: level.price, qty, remainingQty });
-      p = { ...p, remainingQty };
-      if (firstPartial && p.rules.breakEvenAfterFirstPartial) p = { ...p, breakEvenStop: breakEvenStop(p) };
+      p.remainingQty = p.remainingQty.minus(qty);
+      actions.push({
+        type: 'PARTIAL_EXIT',
+        level: p.nextLevel - 1,
+        price: level.price,
+        qty,
+        remainingQty: p.remainingQty,
+      });
+      if (firstPartial && p.rules.breakEvenAfterFirstPartial) p.breakEvenStop = breakEvenStop(p);
     }
   }
 
   // Candidates: break-even and locks are mandatory, trailing is subject to the minimum step.
-  const pick: { stop: Decimal | null; reason: StopMoveReason } = { stop: null, reason: 'TRAILING' };
-  const consider = (stop: Decimal, why: StopMoveReason) => {
-    if (tighter(side, stop, p.stop) && (pick.stop === null || tighter(side, stop, pick.stop))) {
-      pick.stop = stop;
-      pick.reason = why;
-    }
-  };
-  if (p.breakEvenStop !== null) consider(p.breakEvenStop, 'BREAK_EVEN');
-  while (p.nextLock < p.locks.length && !tighter(side, p.locks[p.nextLock]!.trigger, p.bestPrice)) {
-    consider(p.locks[p.nextLock]!.stop, 'PROFIT_LOCK');
-    p = { ...p, nextLock: p.nextLock + 1 };
+  let candidate: Decimal | null = null;
+  let reason: StopMoveReason = 'TRAILING';
+  if (p.breakEvenStop !== null && tighter(side, p.breakEvenStop, p.stop)) {
+    candidate = p.breakEvenStop;
+    reason = 'BREAK_EVEN';
   }
-  const trailing = p.rules.trailing;
-  if (trailing.enabled && at - p.entryFilledAt >= p.rules.minHoldingMs) {
-    if (!p.trailActive && !tighter(side, p.trailActivationPrice, p.bestPrice))
-      p = { ...p, trailActive: true };
-    if (p.trailActive && (p.trailEvaluatedAt === null || !p.trailEvaluatedAt.eq(p.bestPrice))) {
-      const factor = ONE.minus(trailing.trailPct.mul(sideSign(side)).div(HUNDRED));
-      const trail = roundStop(side, p.bestPrice.mul(factor), p.rules.tickSize);
-      p = { ...p, trailEvaluatedAt: p.bestPrice };
-      const base = pick.stop ?? p.stop;
-      if (tighter(side, trail, base)) {
-        if (trail.minus(base).abs().lt(p.minStep)) {
-          p = { ...p, counters: { ...p.counters, skippedMinStep: p.counters.skippedMinStep + 1 } };
-        } else consider(trail, 'TRAILING');
+  while (p.nextLock < p.locks.length && !tighter(side, p.locks[p.nextLock]!.trigger, p.bestPrice)) {
+    const lockStop = p.locks[p.nextLock]!.stop;
+    if (tighter(side, lockStop, candidate ?? p.stop)) {
+      candidate = lockStop;
+      reason = 'PROFIT_LOCK';
+    }
+    p.nextLock += 1;
+  }
+  // Exact shortcut: with no mandatory candidate and the best price inside the quiet band, the trail is a no-op.
+  const quiet = candidate === null && !tighter(side, p.bestPrice, p.trailQuietUntil);
+  if (p.trailArmed && trailMayMove && quiet && tighter(side, p.bestPrice, p.trailTighterFrom)) {
+    p.counters = { ...p.counters, skippedMinStep: p.counters.skippedMinStep + 1 };
+  } else if (p.trailArmed && trailMayMove && !quiet) {
+    const trail = roundStop(side, p.bestPrice.mul(p.trailFactor), p.rules.tickSize);
+    const base = candidate ?? p.stop;
+    if (tighter(side, trail, base)) {
+      if (trail.minus(base).abs().lt(p.minStep)) {
+        p.counters = { ...p.counters, skippedMinStep: p.counters.skippedMinStep + 1 };
+      } else {
+        candidate = trail;
+        reason = 'TRAILING';
       }
     }
   }
-  if (pick.stop === null) return { position: p, actions };
-  const to = pick.stop;
-  const reason = pick.reason;
+  if (candidate === null) return { position: p, actions };
 
   // A stop that cannot rest below the price (long) means the exit condition is already met.
-  if (!tighter(side, price, to)) {
-    push({
+  if (!tighter(side, price, candidate)) {
+    actions.push({
       type: 'EXIT',
       reason: 'STOP_WOULD_TRIGGER',
       qty: p.remainingQty,
       price,
-      detail: `${reason} stop ${to.toFixed()} at price ${price.toFixed()}`,
+      detail: `${reason} stop ${candidate.toFixed()} at price ${price.toFixed()}`,
     });
-    return { position: { ...p, remainingQty: ZERO }, actions };
+    p.remainingQty = ZERO;
+    return { position: p, actions };
   }
-  const check = checkFailSafe(failSafeInput(p), to);
+  const check = checkFailSafe(failSafeInput(p), candidate);
   if (!check.ok) {
-    push({ type: 'STOP_REJECTED', reason: 'FAILSAFE', stop: to, loss: check.loss, limit: check.limit });
-    return {
-      position: { ...p, counters: { ...p.counters, failSafeRejections: p.counters.failSafeRejections + 1 } },
-      actions,
-    };
+    actions.push({
+      type: 'STOP_REJECTED',
+      reason: 'FAILSAFE',
+      stop: candidate,
+      loss: check.loss,
+      limit: check.limit,
+    });
+    p.counters = { ...p.counters, failSafeRejections: p.counters.failSafeRejections + 1 };
+    return { position: p, actions };
   }
-  push({ type: 'MOVE_STOP', from: p.stop, to, qty: p.remainingQty, reason });
+  actions.push({ type: 'MOVE_STOP', from: p.stop, to: candidate, qty: p.remainingQty, reason });
+  const moved = withStop(p, candidate, reason);
   return {
-    position: {
-      ...p,
-      stop: to,
-      stopReason: reason,
-      counters: { ...p.counters, stopMoves: p.counters.stopMoves + 1 },
-    },
+    position: { ...moved, counters: { ...p.counters, stopMoves: p.counters.stopMoves + 1 } },
     actions,
   };
+}
+
+/**
+ * Sets the stop and recomputes the trailing quiet band: the trail cannot clear `stop` by the minimum step
+ * while best × factor ≤ stop + minStep − tick (long), because rounding up adds less than one tick. The bound
+ * is divided with rounding towards the stop, so the shortcut can only skip trails that would be skipped anyway.
+ */
+function withStop(p: PositionState, stop: Decimal, reason: StopMoveReason): PositionState {
+  const { side, rules } = p;
+  const edge =
+    side === 'long' ? stop.plus(p.minStep).minus(rules.tickSize) : stop.minus(p.minStep).plus(rules.tickSize);
+  const tick = rules.tickSize;
+  // One extra tick towards the stop absorbs the 40-digit division's rounding; with no tick size the shortcut is off.
+  const trailQuietUntil = tick.isZero()
+    ? stop
+    : edge.div(p.trailFactor).minus(side === 'long' ? tick : tick.negated());
+  // A trail is tighter than the stop when best × factor is beyond it (the stop sits on the tick grid).
+  const trailTighterFrom = stop.div(p.trailFactor);
+  return { ...p, stop, stopReason: reason, trailQuietUntil, trailTighterFrom };
 }
 
 /** Stop price at which the remaining quantity closes with zero net PnL after entry and exit fees. */

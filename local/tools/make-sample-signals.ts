@@ -81,7 +81,16 @@ function toBars(candles: readonly Candle[]): Bar[] {
     const start = Math.floor(c.openTime / BAR_MS) * BAR_MS;
     if (!cur || cur.start !== start) {
       flush();
-      cur = { start, open: c.open, high: c.high, low: c.low, close: c.close, complete: false, count: 0, perBar: BAR_MS / c.intervalMs };
+      cur = {
+        start,
+        open: c.open,
+        high: c.high,
+        low: c.low,
+        close: c.close,
+        complete: false,
+        count: 0,
+        perBar: BAR_MS / c.intervalMs,
+      };
       // The bar's first candle must open the bar, else the bar misses candles.
       if (c.openTime !== start) cur.count = -Infinity;
     }
@@ -142,7 +151,8 @@ function breakoutSignals(symbol: string, candles: readonly Candle[], market: Mar
     const at = bar.start + BAR_MS;
     let stop: RawSignal['stop'];
     if (k % 3 === 0) stop = { pct: PCTS[k % 5]! };
-    else if (k % 3 === 1) stop = { price: priceStop(side, bar.close, PRICE_PCTS[k % 4]!, market.tickSize).toFixed() };
+    else if (k % 3 === 1)
+      stop = { price: priceStop(side, bar.close, PRICE_PCTS[k % 4]!, market.tickSize).toFixed() };
     else stop = { atrMultiple: ATR_MULTIPLES[k % 4]! };
     const risk = k % 4 === 3 ? { riskPct: '0.03' } : { riskAmount: '3' };
     out.push({
@@ -287,7 +297,10 @@ export async function makeSampleSignals(dataDir: string, marketsFile: string): P
   const rank = (s: RawSignal) => (s.signalId.startsWith('probe-maxopen-') ? Number(s.signalId.slice(14)) : 0);
   signals.sort(
     (a, b) =>
-      a.at.localeCompare(b.at) || rank(a) - rank(b) || a.symbol.localeCompare(b.symbol) || a.signalId.localeCompare(b.signalId),
+      a.at.localeCompare(b.at) ||
+      rank(a) - rank(b) ||
+      a.symbol.localeCompare(b.symbol) ||
+      a.signalId.localeCompare(b.signalId),
   );
   for (const s of signals) {
     const r = parseSignal(s);
@@ -297,7 +310,10 @@ export async function makeSampleSignals(dataDir: string, marketsFile: string): P
 }
 
 /** The file's text: the signals as JSON, formatted with the repository's prettier settings. */
-export async function renderSignals(signals: readonly RawSignal[], file = SAMPLE_SIGNALS_FILE): Promise<string> {
+export async function renderSignals(
+  signals: readonly RawSignal[],
+  file = SAMPLE_SIGNALS_FILE,
+): Promise<string> {
   const options = (await prettier.resolveConfig(file)) ?? {};
   return prettier.format(JSON.stringify(signals), { ...options, filepath: file });
 }
@@ -309,7 +325,9 @@ async function main(): Promise<void> {
   if (check) {
     const current = await readFile(SAMPLE_SIGNALS_FILE, 'utf8').catch(() => '');
     if (current !== text) {
-      process.stderr.write(`${SAMPLE_SIGNALS_FILE} is out of date: run npx tsx local/tools/make-sample-signals.ts\n`);
+      process.stderr.write(
+        `${SAMPLE_SIGNALS_FILE} is out of date: run npx tsx local/tools/make-sample-signals.ts\n`,
+      );
       process.exitCode = 1;
       return;
     }

@@ -205,7 +205,10 @@ describe('invalid signals: one `path: message` per problem', () => {
   it('stop: none of the three kinds, two kinds at once, not an object', () => {
     expect(errors({ stop: {} })).toEqual([`${STOP_ONE} none`]);
     expect(errors({ stop: { pct: '1', price: '27000' } })).toEqual([`${STOP_ONE} pct and price`]);
-    expect(errors({ stop: { distance: '1' } })).toEqual(['stop: Unrecognized key: "distance"', `${STOP_ONE} none`]);
+    expect(errors({ stop: { distance: '1' } })).toEqual([
+      'stop: Unrecognized key: "distance"',
+      `${STOP_ONE} none`,
+    ]);
     expect(errors({ stop: '1%' })).toEqual(['stop: Invalid input: expected object, received string']);
   });
 

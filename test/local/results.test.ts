@@ -115,7 +115,9 @@ const run: RunInfo = {
   marketsFile: '/repo/data/markets.json',
   seed: 7,
   fillModel: { slippageBps: D(2), takerFeeRate: D('0.0005'), makerFeeRate: D('0.0002') },
-  gaps: new Map([['BTC/USDT:USDT', [{ from: Date.UTC(2023, 2, 24, 12, 40), to: Date.UTC(2023, 2, 24, 14, 0) }]]]),
+  gaps: new Map([
+    ['BTC/USDT:USDT', [{ from: Date.UTC(2023, 2, 24, 12, 40), to: Date.UTC(2023, 2, 24, 14, 0) }]],
+  ]),
   intervalMs: new Map([['BTC/USDT:USDT', 60_000]]),
   loadMs: 180.25,
 };
@@ -166,7 +168,9 @@ describe('results.json', () => {
   });
 
   it('never writes an exponent, even for tiny or huge amounts', () => {
-    const t = serializeTrade(trade({ entryPrice: D('0.00000001234'), realizedPnl: D('-1e-12'), fees: D('1e25') }));
+    const t = serializeTrade(
+      trade({ entryPrice: D('0.00000001234'), realizedPnl: D('-1e-12'), fees: D('1e25') }),
+    );
     expect(t.entryPrice).toBe('0.00000001234');
     expect(t.realizedPnl).toBe('-0.000000000001');
     expect(t.fees).toBe('10000000000000000000000000');
@@ -194,7 +198,9 @@ describe('results.json', () => {
       marketsFile: '/repo/data/markets.json',
       seed: 7,
       fillModel: { slippageBps: '2', takerFeeRate: '0.0005', makerFeeRate: '0.0002', maxParticipation: null },
-      gaps: { 'BTC/USDT:USDT': [{ from: '2023-03-24T12:40:00.000Z', to: '2023-03-24T14:00:00.000Z', candles: 80 }] },
+      gaps: {
+        'BTC/USDT:USDT': [{ from: '2023-03-24T12:40:00.000Z', to: '2023-03-24T14:00:00.000Z', candles: 80 }],
+      },
       loadMs: 180.25,
     });
   });
@@ -209,14 +215,18 @@ describe('results.json', () => {
   });
 
   it('refuses a non-finite ratio instead of letting JSON turn it into null', () => {
-    expect(() => serializeResults({ ...result, summary: summary({ profitFactor: Number.POSITIVE_INFINITY }) })).toThrow(
-      /profitFactor is not finite/,
+    expect(() =>
+      serializeResults({ ...result, summary: summary({ profitFactor: Number.POSITIVE_INFINITY }) }),
+    ).toThrow(/profitFactor is not finite/);
+    expect(() => serializeResults({ ...result, summary: summary({ sharpe: Number.NaN }) })).toThrow(
+      /sharpe is not finite/,
     );
-    expect(() => serializeResults({ ...result, summary: summary({ sharpe: Number.NaN }) })).toThrow(/sharpe is not finite/);
   });
 
   it('refuses an invalid time, naming the trade and the field', () => {
-    expect(() => serializeTrade(trade({ exitAt: Number.NaN }))).toThrow(/BTC-20230320T1415-long exitAt is not a finite time/);
+    expect(() => serializeTrade(trade({ exitAt: Number.NaN }))).toThrow(
+      /BTC-20230320T1415-long exitAt is not a finite time/,
+    );
   });
 
   it('the schema rejects numbers for amounts, missing fields and unknown trade fields', () => {
