@@ -184,7 +184,7 @@ export function runDecimalPass(f: CoreFixture): DecimalPass {
       const k = i * R + r;
       const price = f.decPrices[k]!;
       const at = f.times[k]!;
-      const step = adjustStop(positions[i]!, { price, at });
+      const step = adjustStop(positions[i]!, { price, at, priceNum: f.numPrices[k]! });
       const p = step.position;
       positions[i] = p;
       actions += step.actions.length;

@@ -42,9 +42,7 @@ export type RoundDirection = 'up' | 'down';
  */
 export function roundToStep(value: Decimal, step: Decimal, direction: RoundDirection): Decimal {
   if (step.isZero()) return value;
-  const units = value.div(step);
-  const whole = direction === 'up' ? units.ceil() : units.floor();
-  return whole.mul(step);
+  return value.toNearest(step, direction === 'up' ? D.ROUND_CEIL : D.ROUND_FLOOR);
 }
 
 /** Decimal min/max helpers (decimal.js has static versions, these keep the engine's constructor). */

@@ -104,6 +104,8 @@ export interface PositionState {
   readonly trailActivationPrice: Decimal;
   /** 1 − side × trailPct / 100: the trailing stop is best price × this factor. */
   readonly trailFactor: Decimal;
+  /** 1 / trailFactor, so the trailing bounds are multiplications. */
+  readonly trailFactorInverse: Decimal;
   /**
    * Pre-filter for trailing (pure speed, no change of result): while the best price is at or below this bound
    * (long; at or above for a short), the trailing candidate cannot clear the current stop by the minimum step.
@@ -118,6 +120,11 @@ export interface PositionState {
   readonly breakEvenStop: Decimal | null;
   /** Smallest trailing move worth sending, in price units. */
   readonly minStep: Decimal;
+  /**
+   * Number copies for the pre-filter of {@link adjustStop} (never used for a decision): the stop, the best
+   * price, the next level's price, and the trailing activation price.
+   */
+  readonly filter: { stop: number; best: number; level: number; activation: number };
   readonly rules: StopRules;
   readonly counters: {
     readonly stopMoves: number;
@@ -203,16 +210,18 @@ export function openPosition(input: OpenPositionInput): StepResult {
     trailArmed: false,
     trailActivationPrice: pct(rules.trailing.activationPct),
     trailFactor: ONE.minus(rules.trailing.trailPct.mul(s).div(HUNDRED)),
+    trailFactorInverse: ONE.div(ONE.minus(rules.trailing.trailPct.mul(s).div(HUNDRED))),
     trailQuietUntil: entryPrice,
     trailTighterFrom: entryPrice,
     locks,
     nextLock: 0,
     breakEvenStop: null,
     minStep: entryPrice.mul(rules.minStopStepPct).div(HUNDRED),
+    filter: { stop: 0, best: 0, level: 0, activation: 0 },
     rules,
     counters: { stopMoves: 0, failSafeRejections: 0, skippedMinStep: 0 },
   };
-  position = withStop(position, exits.stop, 'INITIAL');
+  position = refreshFilter(withStop(position, exits.stop, 'INITIAL'));
   const check = checkFailSafe(failSafeInput(position), exits.stop);
   if (check.ok) {
     return { position, actions: [{ type: 'PLACE_STOP', price: exits.stop, qty, reason: 'INITIAL' }] };
@@ -235,7 +244,7 @@ export function openPosition(input: OpenPositionInput): StepResult {
       ],
     };
   }
-  position = withStop({ ...position, initialStop: limitStop }, limitStop, 'FAILSAFE_TIGHTEN');
+  position = refreshFilter(withStop({ ...position, initialStop: limitStop }, limitStop, 'FAILSAFE_TIGHTEN'));
   return {
     position,
     actions: [
@@ -260,6 +269,27 @@ export function adjustStop(pos: PositionState, obs: PriceObservation): StepResul
   const { side } = pos;
   const long = side === 'long';
   const { price, at } = obs;
+  const pn = obs.priceNum;
+  if (pn !== undefined) {
+    // Pre-filter: a price clearly (1e-9 relative, far above double rounding) between the stop and both the
+    // best price and the next level cannot change anything, so no Decimal needs to be touched.
+    const f = pos.filter;
+    const quietTime =
+      pos.trailArmed || !pos.rules.trailing.enabled || at - pos.entryFilledAt < pos.rules.minHoldingMs;
+    if (
+      long
+        ? pn > f.stop * (1 + FILTER_MARGIN) &&
+          pn < f.best * (1 - FILTER_MARGIN) &&
+          pn < f.level * (1 - FILTER_MARGIN) &&
+          (quietTime || f.best < f.activation * (1 - FILTER_MARGIN))
+        : pn < f.stop * (1 - FILTER_MARGIN) &&
+          pn > f.best * (1 + FILTER_MARGIN) &&
+          pn > f.level * (1 + FILTER_MARGIN) &&
+          (quietTime || f.best > f.activation * (1 + FILTER_MARGIN))
+    ) {
+      return { position: pos, actions: NO_ACTIONS };
+    }
+  }
   const dir = long ? 1 : -1;
   if (dcmp(price, pos.stop) !== dir) return { position: pos, actions: NO_ACTIONS };
   const better = dcmp(price, pos.bestPrice) === dir;
@@ -272,7 +302,40 @@ export function adjustStop(pos: PositionState, obs: PriceObservation): StepResul
     at - pos.entryFilledAt >= pos.rules.minHoldingMs &&
     !tighter(side, pos.trailActivationPrice, best);
   if (!better && !levelHit && !armNow) return { position: pos, actions: NO_ACTIONS };
-  return slowStep({ ...pos, bestPrice: best, trailArmed: pos.trailArmed || armNow }, price, better || armNow);
+  const result = slowStep(
+    { ...pos, bestPrice: best, trailArmed: pos.trailArmed || armNow },
+    price,
+    better || armNow,
+  );
+  const next = result.position;
+  const f = pos.filter;
+  const nextLevel = next.levels[next.nextLevel];
+  const filter = {
+    stop: next.stop === pos.stop ? f.stop : next.stop.toNumber(),
+    best: !better ? f.best : pn !== undefined ? pn : best.toNumber(),
+    level: next.nextLevel === pos.nextLevel ? f.level : levelNumber(long, nextLevel),
+    activation: f.activation,
+  };
+  return { position: { ...next, filter }, actions: result.actions };
+}
+
+function levelNumber(long: boolean, level: ProfitLevel | undefined): number {
+  return level ? level.price.toNumber() : long ? Number.POSITIVE_INFINITY : 0;
+}
+
+const FILTER_MARGIN = 1e-9;
+
+/** Recomputes the number copies of the pre-filter after a change (slow path only). */
+function refreshFilter(p: PositionState): PositionState {
+  return {
+    ...p,
+    filter: {
+      stop: p.stop.toNumber(),
+      best: p.bestPrice.toNumber(),
+      level: levelNumber(p.side === 'long', p.levels[p.nextLevel]),
+      activation: p.trailActivationPrice.toNumber(),
+    },
+  };
 }
 
 type Draft = { -readonly [K in keyof PositionState]: PositionState[K] };
@@ -384,12 +447,12 @@ function withStop(p: PositionState, stop: Decimal, reason: StopMoveReason): Posi
   const edge =
     side === 'long' ? stop.plus(p.minStep).minus(rules.tickSize) : stop.minus(p.minStep).plus(rules.tickSize);
   const tick = rules.tickSize;
-  // One extra tick towards the stop absorbs the 40-digit division's rounding; with no tick size the shortcut is off.
+  // One extra tick towards the stop absorbs the 40-digit rounding of 1 / factor; with no tick size the shortcut is off.
   const trailQuietUntil = tick.isZero()
     ? stop
-    : edge.div(p.trailFactor).minus(side === 'long' ? tick : tick.negated());
+    : edge.mul(p.trailFactorInverse).minus(side === 'long' ? tick : tick.negated());
   // A trail is tighter than the stop when best × factor is beyond it (the stop sits on the tick grid).
-  const trailTighterFrom = stop.div(p.trailFactor);
+  const trailTighterFrom = stop.mul(p.trailFactorInverse);
   return { ...p, stop, stopReason: reason, trailQuietUntil, trailTighterFrom };
 }
 

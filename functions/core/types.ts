@@ -53,4 +53,14 @@ export interface Candle {
 export interface PriceObservation {
   price: Decimal;
   at: number;
+  /**
+   * `price` as a JS number, when the caller has it (build with {@link observation}). Used only as a
+   * conservative pre-filter that proves a step changes nothing; every decision is still made on `price`.
+   */
+  priceNum?: number;
+}
+
+/** An observation with its number form, converted once (per symbol and tick) from the same Decimal. */
+export function observation(price: Decimal, at: number): PriceObservation {
+  return { price, at, priceNum: price.toNumber() };
 }

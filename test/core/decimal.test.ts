@@ -11,6 +11,25 @@ describe('decimal helpers', () => {
     expect(roundToStep(new D('1.2345'), new D(0), 'up').toFixed()).toBe('1.2345');
   });
 
+  it('property: roundToStep is the nearest multiple of the step on the asked side', () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: -(10n ** 15n), max: 10n ** 15n }),
+        fc.constantFrom('0.1', '0.01', '0.001', '0.00001', '1', '5', '0.25'),
+        fc.constantFrom<'up' | 'down'>('up', 'down'),
+        (m, stepText, direction) => {
+          const value = new D(m.toString()).div(1e6);
+          const step = new D(stepText);
+          const r = roundToStep(value, step, direction);
+          expect(r.mod(step).isZero()).toBe(true);
+          if (direction === 'up') expect(r.gte(value) && r.minus(step).lt(value)).toBe(true);
+          else expect(r.lte(value) && r.plus(step).gt(value)).toBe(true);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
   it('dec rejects non-numbers and infinities with the field name', () => {
     expect(() => dec('abc', 'price')).toThrow('price is not a decimal number: abc');
     expect(() => dec(Infinity, 'qty')).toThrow('qty must be finite, got Infinity');

@@ -12,6 +12,7 @@ import {
   type PositionState,
 } from '../../functions/core/stop-manager.js';
 import { checkFailSafe } from '../../functions/core/fail-safe.js';
+import { observation } from '../../functions/core/types.js';
 import { d, open } from './helpers.js';
 
 interface Ref {
@@ -95,7 +96,8 @@ describe('adjustStop matches the plain statement of the rules', () => {
         fc.constantFrom('0', '0.02', '0.1'),
         fc.constantFrom(0, 60),
         fc.array(fc.integer({ min: -40, max: 40 }), { minLength: 1, maxLength: 120 }),
-        (side, trailPct, minStopStepPct, minHoldingSeconds, moves) => {
+        fc.boolean(),
+        (side, trailPct, minStopStepPct, minHoldingSeconds, moves, withNumber) => {
           const overrides = { exits: { trailing: { trailPct }, minStopStepPct, minHoldingSeconds } };
           let p = open({ side, rr: '3', overrides }).position;
           let r: Ref = {
@@ -110,9 +112,11 @@ describe('adjustStop matches the plain statement of the rules', () => {
           let price = d(27000);
           let t = 0;
           for (const m of moves) {
-            price = price.plus(d(m).mul('2.5'));
+            // Steps of 0.1 (one tick) to 100 keep prices landing exactly on stops, levels and best prices.
+            price = price.plus(d(m).mul(m % 3 === 0 ? '0.1' : '2.5'));
             t += 10_000;
-            const fast = adjustStop(p, { price, at: t });
+            // With the number form the pre-filter runs; without it every step takes the Decimal path.
+            const fast = adjustStop(p, withNumber ? observation(price, t) : { price, at: t });
             const ref = referenceStep(p, r, price, t);
             p = fast.position;
             r = ref.r;
@@ -127,7 +131,7 @@ describe('adjustStop matches the plain statement of the rules', () => {
           }
         },
       ),
-      { numRuns: 600 },
+      { numRuns: 1000 },
     );
   });
 });
