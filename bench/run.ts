@@ -3,10 +3,10 @@
  * figures as one JSON object on the last line of stdout (progress lines go to stderr). Without a name, or
  * with an unknown one, it lists the benchmarks and exits with code 2.
  */
-import { realpathSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runIfEntryPoint } from '../local/entry-point.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -63,24 +63,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`benchmark failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, main, 'benchmark failed');

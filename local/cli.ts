@@ -8,10 +8,8 @@
  * {@link UsageError} before anything is run or written; {@link main} turns that into exit code 2.
  * Flags and the results format: docs/replay.md.
  */
-import { realpathSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { relative, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
@@ -39,6 +37,7 @@ import {
 } from './paths.js';
 import { type RunInfo, serializeResults, writeResults } from './replay/results.js';
 import type { ReplayInput, ReplayResult } from './replay/types.js';
+import { runIfEntryPoint } from './entry-point.js';
 
 const DAY_MS = 86_400_000;
 
@@ -696,26 +695,4 @@ export async function main(
   return 0;
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(
-        `error: the run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
-      );
-      process.exitCode = 1;
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, main, 'error: the run failed');

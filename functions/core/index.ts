@@ -18,3 +18,4 @@ export * from './analytics.js';
 export * from './fill-model.js';
 export * from './reconciliation.js';
 export { ValidationError, formatIssues } from './schema-util.js';
+export * from './trade-codec.js';

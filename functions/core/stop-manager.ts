@@ -326,7 +326,7 @@ function levelNumber(long: boolean, level: ProfitLevel | undefined): number {
 const FILTER_MARGIN = 1e-9;
 
 /** Recomputes the number copies of the pre-filter after a change (slow path only). */
-function refreshFilter(p: PositionState): PositionState {
+export function refreshFilter(p: PositionState): PositionState {
   return {
     ...p,
     filter: {

@@ -396,33 +396,8 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
     const market = markets[s.symbol]!;
     const at = signalTime(s);
     const ref = signalReferencePrice(s) ?? candle.open;
-    const result: TradeResult = {
-      tradeId: tradeIdFor(s),
-      signalId: s.signalId,
-      accountId: s.accountId,
-      symbol: s.symbol,
-      side: s.side,
-      status: 'PENDING',
-      outcome: 'TRADED',
-      statusReason: null,
-      signalAt: at,
-      entryFilledAt: null,
-      entryPrice: null,
-      qty: null,
-      stopPlacedAt: null,
-      stops: [],
-      takeProfit: null,
-      exitAt: null,
-      exitPrice: null,
-      exitReason: null,
-      realizedPnl: null,
-      fees: ZERO,
-      maxLoss: null,
-      milestones: {},
-      shadowMilestones: {},
-      partialExits: [],
-      entrySlippage: null,
-    };
+    const result = emptyResult(s);
+    result.outcome = 'TRADED';
     const run: Run = {
       result,
       signal: s,
