@@ -7,7 +7,8 @@
  * it (the adapters read key attribute names and index names from here).
  *
  * Key design (see docs/state-and-queue.md): one table, string keys `pk`/`sk`, two sparse GSIs that list
- * the open trades per account (`byAccount`) and per symbol (`bySymbol`).
+ * the open trades per account (`byAccount`) and per symbol (`bySymbol`), and a third sparse GSI that lists
+ * the trades of an account that reached CLOSED, by closing time (`byClosedAt`, for analytics and reports).
  */
 
 /** A DynamoDB key attribute: name and scalar type (all keys in this design are strings). */
@@ -59,14 +60,20 @@ export const tableShape: TableShape = {
       sortKey: { name: 'gsi2sk', type: 'S' },
       projection: 'ALL',
     },
+    {
+      indexName: 'byClosedAt',
+      partitionKey: { name: 'gsi3pk', type: 'S' },
+      sortKey: { name: 'gsi3sk', type: 'S' },
+      projection: 'ALL',
+    },
   ],
   billingMode: 'PAY_PER_REQUEST',
   timeToLiveAttribute: 'expiration',
   pointInTimeRecovery: true,
 };
 
-/** Names of the two sparse indexes, for the adapters. */
-export const GSI = { byAccount: 'byAccount', bySymbol: 'bySymbol' } as const;
+/** Names of the sparse indexes, for the adapters. */
+export const GSI = { byAccount: 'byAccount', bySymbol: 'bySymbol', byClosedAt: 'byClosedAt' } as const;
 
 /** An SQS queue shape; durations in seconds. */
 export interface QueueShape {
@@ -99,14 +106,16 @@ export const orderDlqShape: QueueShape = {
 /**
  * The order queue: FIFO, one message group per `<accountId>#<symbol>`, deduplication id = command id
  * (content-based deduplication off). The consumer's Lambda timeout must be at most 1/6 of the
- * visibility timeout (AWS guidance for SQS event sources), i.e. ≤ 10 s here.
+ * visibility timeout (AWS guidance for SQS event sources): 60 s here, which covers a limit entry's 30 s
+ * wait plus the read retries (1 s → 2 s → 4 s) of one command; the event source delivers one command per
+ * invocation (FIFO groups still run in parallel across invocations).
  */
 export const orderQueueShape: QueueShape = {
   logicalId: 'OrderQueue',
   localName: 'tradewarden-orders.fifo',
   fifo: true,
   contentBasedDeduplication: false,
-  visibilityTimeoutSeconds: 60,
+  visibilityTimeoutSeconds: 360,
   retentionPeriodSeconds: 4 * DAY,
   maxReceiveCount: 5,
   deadLetter: orderDlqShape,

@@ -6,10 +6,11 @@
  * | {@link TradeTable} | trade state (DynamoDB) |
  * | {@link QueueWithDeadLetter} ×2 | the FIFO order queue and the signals queue, each with its DLQ |
  * | {@link ExchangeAccounts} | one secret per exchange account, the configuration parameter |
- * | {@link HandlerFunction} ×8 | one Lambda function per handler, each with its own role |
+ * | {@link HandlerFunction} ×11 | one Lambda function per handler, each with its own role |
  * | {@link LifecycleStateMachine} | the Standard trade-lifecycle workflow |
  * | {@link SignalsIngress} | the IAM-authorized HTTP API and the signals queue subscription |
- * | {@link WorkerSchedules} | EventBridge Scheduler schedules of the workers |
+ * | {@link WorkerSchedules} | EventBridge Scheduler schedules of the workers, the reconciler and the reporter |
+ * | {@link OperatorApi} | the operator routes on the HTTP API (IAM auth) |
  * | {@link Monitoring} | the SNS alarm topic, the alarms and the dashboard |
  */
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { HandlerFunction, INLINE_CODE_CONTEXT, assertEntriesExist } from './hand
 import type { HandlerSpec } from './handler-function.js';
 import { LifecycleStateMachine } from './lifecycle-state-machine.js';
 import { Monitoring } from './monitoring.js';
+import { OperatorApi } from './operator-api.js';
 import { QueueWithDeadLetter } from './queues.js';
 import { SignalsIngress } from './signals-ingress.js';
 import { TradeTable } from './trade-table.js';
@@ -58,8 +60,9 @@ export const HANDLERS = {
     service: 'order-executor',
     entry: 'functions/handlers/order-executor.ts',
     memoryMb: 1024,
-    // at most 1/6 of the order queue's 60 s visibility timeout
-    timeoutSeconds: 10,
+    // one command per invocation: a limit entry waits up to 30 s, plus read retries (1 + 2 + 4 s);
+    // at most 1/6 of the order queue's 360 s visibility timeout
+    timeoutSeconds: 60,
     description: 'Order queue consumer: entries (with the stop), exits, partial exits, stop replacement',
   },
   lifecycleTask: {
@@ -92,6 +95,29 @@ export const HANDLERS = {
     timeoutSeconds: 60,
     description: 'Lifecycle watch worker: 180/240 min timeouts, health score, unprotected positions',
   },
+  reconciler: {
+    service: 'reconciler',
+    entry: 'functions/handlers/reconciler.ts',
+    memoryMb: 512,
+    // below the reconciler's account lease (240 s), so a run never outlives its lease
+    timeoutSeconds: 180,
+    description: 'Reconciliation of the table with the exchanges (every 5 minutes, or a console test event)',
+  },
+  reporter: {
+    service: 'reporter',
+    entry: 'functions/handlers/reporter.ts',
+    memoryMb: 256,
+    timeoutSeconds: 60,
+    description: 'Daily performance report per account: stored and published to the report topic',
+  },
+  api: {
+    service: 'api',
+    entry: 'functions/handlers/api.ts',
+    memoryMb: 512,
+    // the HTTP API's integration timeout is 30 s
+    timeoutSeconds: 29,
+    description: 'Operator API: health, trades, analytics, trading state, force exit, config reload',
+  },
 } as const satisfies Record<string, HandlerSpec>;
 
 /** Handler keys. */
@@ -110,6 +136,10 @@ export const HANDLER_ACCESS: Record<
   stopManager: { startExecution: false, taskResponse: true, exchangeSecrets: true },
   milestoneChecker: { startExecution: false, taskResponse: false, exchangeSecrets: false },
   lifecycleWatch: { startExecution: false, taskResponse: true, exchangeSecrets: true },
+  reconciler: { startExecution: true, taskResponse: true, exchangeSecrets: true },
+  reporter: { startExecution: false, taskResponse: false, exchangeSecrets: false },
+  // exchange secrets and executions for POST /reconcile (reads the exchange, adopts positions)
+  api: { startExecution: true, taskResponse: true, exchangeSecrets: true },
 };
 
 /** DynamoDB actions every handler needs on the table and its two indexes (the trade store's calls). */
@@ -147,6 +177,7 @@ export class TradewardenStack extends Stack {
   readonly lifecycle: LifecycleStateMachine;
   readonly ingress: SignalsIngress;
   readonly schedules: WorkerSchedules;
+  readonly operatorApi: OperatorApi;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: TradewardenStackProps) {
@@ -205,6 +236,9 @@ export class TradewardenStack extends Stack {
       ...handlers,
       intakeHttp: make('intakeHttp', { STATE_MACHINE_ARN: stateMachineArn }),
       intakeSqs: make('intakeSqs', { STATE_MACHINE_ARN: stateMachineArn }),
+      reconciler: make('reconciler', { STATE_MACHINE_ARN: stateMachineArn }),
+      reporter: make('reporter'),
+      api: make('api', { STATE_MACHINE_ARN: stateMachineArn }),
     };
 
     // Grants: the table and the configuration for all; the rest per HANDLER_ACCESS.
@@ -229,7 +263,7 @@ export class TradewardenStack extends Stack {
       signalsQueue: this.signalsQueue.queue,
     });
     this.handlers.orderExecutor.fn.addEventSource(
-      new SqsEventSource(this.orderQueue.queue, { batchSize: 10, reportBatchItemFailures: true }),
+      new SqsEventSource(this.orderQueue.queue, { batchSize: 1, reportBatchItemFailures: true }),
     );
 
     this.schedules = new WorkerSchedules(this, 'Schedules');
@@ -248,6 +282,23 @@ export class TradewardenStack extends Stack {
       Duration.minutes(1),
     );
 
+    this.schedules.addWorker(
+      'reconciler',
+      this.handlers.reconciler.fn,
+      scheduler.ScheduleExpression.rate(Duration.minutes(5)),
+      Duration.minutes(5),
+    );
+    this.schedules.addWorker(
+      'reporter',
+      this.handlers.reporter.fn,
+      scheduler.ScheduleExpression.cron({ minute: '5', hour: '0' }),
+      Duration.days(1),
+    );
+    this.operatorApi = new OperatorApi(this, 'OperatorApi', {
+      httpApi: this.ingress.api,
+      handler: this.handlers.api.fn,
+    });
+
     this.monitoring = new Monitoring(this, 'Monitoring', {
       alarmEmail: alarmEmail.valueAsString,
       functions: (Object.keys(HANDLERS) as HandlerKey[]).map((key) => ({
@@ -261,8 +312,25 @@ export class TradewardenStack extends Stack {
       stateMachine: this.lifecycle.stateMachine,
     });
 
+    // The reporter publishes to the alarm topic (encrypted with the topic's key).
+    const topic = this.monitoring.topic;
+    this.handlers.reporter.fn.addEnvironment('REPORT_TOPIC_ARN', topic.topicArn);
+    this.handlers.reporter.allow(['sns:Publish'], [topic.topicArn]);
+    if (topic.masterKey)
+      this.handlers.reporter.allow(['kms:Decrypt', 'kms:GenerateDataKey'], [topic.masterKey.keyArn]);
+
     new CfnOutput(this, 'StateMachineArn', { value: stateMachineArn });
+    new CfnOutput(this, 'ApiEndpoint', {
+      value: this.ingress.api.apiEndpoint,
+      description: 'Base URL of the operator API (SigV4-signed, execute-api:Invoke)',
+    });
+    new CfnOutput(this, 'ReconcilerFunctionName', { value: this.handlers.reconciler.fn.functionName });
+    new CfnOutput(this, 'ReporterFunctionName', { value: this.handlers.reporter.fn.functionName });
     new CfnOutput(this, 'OrderQueueUrl', { value: this.orderQueue.queue.queueUrl });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.ingress.api.apiEndpoint,
+      description: 'Base URL of the HTTP API (SigV4-signed, execute-api:Invoke); read by the tradewarden CLI',
+    });
   }
 }

@@ -38,12 +38,15 @@ import {
 import { type RunInfo, serializeResults, writeResults } from './replay/results.js';
 import type { ReplayInput, ReplayResult } from './replay/types.js';
 import { runIfEntryPoint } from './entry-point.js';
+import { renderReport, writeReport } from './report/report.js';
 
 const DAY_MS = 86_400_000;
 
 /** Defaults of every flag. Paths are absolute; the help shows them relative to the repository. */
 export const CLI_DEFAULTS = {
-  engine: 'core',
+  engine: 'full',
+  exchange: 'paper',
+  scenario: 'default',
   dataDir: BUNDLED_CANDLES_DIR,
   signalsFile: BUNDLED_SIGNALS_FILE,
   configFile: DEFAULT_CONFIG_FILE,
@@ -57,13 +60,23 @@ export const CLI_DEFAULTS = {
   slippageBps: '2',
 } as const;
 
-/** The engines `--engine` knows; only `core` runs today. */
-export const ENGINES = ['core'] as const;
+/** The engines `--engine` knows: the serverless engine on local emulators, or the domain core alone. */
+export const ENGINES = ['full', 'core'] as const;
 export type EngineName = (typeof ENGINES)[number];
+
+/** The exchanges `--exchange` knows (the full engine's exchange; the core engine uses its fill model). */
+export const EXCHANGES = ['paper'] as const;
+export type ExchangeName = (typeof EXCHANGES)[number];
+
+/** The scenarios `--scenario` knows. */
+export const SCENARIOS = ['default'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Everything a run needs, after parsing and defaults. Times are epoch ms, [from, to). */
 export interface CliOptions {
   engine: EngineName;
+  exchange: ExchangeName;
+  scenario: ScenarioName;
   dataDir: string;
   signalsFile: string;
   configFile: string;
@@ -137,12 +150,23 @@ function argParser<T>(parse: (value: string) => T): (value: string) => T {
 function parseEngine(value: string): EngineName {
   const v = value.trim().toLowerCase();
   if ((ENGINES as readonly string[]).includes(v)) return v as EngineName;
-  if (v === 'full') {
-    throw new Error(
-      'engine "full" (the serverless stack on local emulators) is not available yet; use --engine core',
-    );
-  }
   throw new Error(`unknown engine "${value}"; available: ${ENGINES.join(', ')}`);
+}
+
+function parseExchange(value: string): ExchangeName {
+  const v = value.trim().toLowerCase();
+  if ((EXCHANGES as readonly string[]).includes(v)) return v as ExchangeName;
+  if (v === 'binanceusdm-stub')
+    throw new Error(
+      'exchange "binanceusdm-stub" (ccxt through the local Binance protocol stub) is not available in the replay yet; use --exchange paper',
+    );
+  throw new Error(`unknown exchange "${value}"; available: ${EXCHANGES.join(', ')}`);
+}
+
+function parseScenario(value: string): ScenarioName {
+  const v = value.trim();
+  if ((SCENARIOS as readonly string[]).includes(v)) return v as ScenarioName;
+  throw new Error(`unknown scenario "${value}"; available: ${SCENARIOS.join(', ')}`);
 }
 
 function parseSymbols(value: string): string[] {
@@ -183,9 +207,22 @@ export function buildProgram(): Command {
         '(trades, PnL, win rate, profit factor, Sharpe, max drawdown, milestones, stop updates, fail-safe rejections).',
     )
     .addOption(
-      new Option('--engine <name>', 'engine to run: core (the domain core with the paper fill model)')
+      new Option(
+        '--engine <name>',
+        'engine to run: full (the serverless engine — handlers, state machine, queues, table — on local emulators) or core (the domain core with the paper fill model)',
+      )
         .default(CLI_DEFAULTS.engine)
         .argParser(argParser(parseEngine)),
+    )
+    .addOption(
+      new Option('--exchange <name>', 'exchange of the full engine: paper (driven by the candles)')
+        .default(CLI_DEFAULTS.exchange)
+        .argParser(argParser(parseExchange)),
+    )
+    .addOption(
+      new Option('--scenario <name>', 'scenario to run: default (the signals as given)')
+        .default(CLI_DEFAULTS.scenario)
+        .argParser(argParser(parseScenario)),
     )
     .addOption(
       new Option(
@@ -234,11 +271,13 @@ export function buildProgram(): Command {
         `end of the window, exclusive (default: ${iso(CLI_DEFAULTS.to)}, or 5 days after --from)`,
       ).argParser(argParser(parseIsoTime)),
     )
-    .addOption(new Option('--out <dir>', 'write <dir>/results.json (summary and every trade)'))
+    .addOption(
+      new Option('--out <dir>', 'write <dir>/results.json (summary and every trade) and <dir>/report.html'),
+    )
     .addOption(
       new Option(
         '--seed <n>',
-        'random seed (reserved: the fill model is deterministic today; recorded in results.json)',
+        "random seed of the full engine's simulated order latency (default 1; recorded in results.json)",
       ).argParser(argParser(parseSeed)),
     )
     .addOption(
@@ -272,6 +311,8 @@ Examples:
 
 interface RawOptions {
   engine: EngineName;
+  exchange: ExchangeName;
+  scenario: ScenarioName;
   data: string;
   signals: string;
   config: string;
@@ -329,6 +370,8 @@ export function parseCliArgs(argv: readonly string[], cwd = process.cwd()): CliP
     kind: 'run',
     options: {
       engine: o.engine,
+      exchange: o.exchange,
+      scenario: o.scenario,
       dataDir: path(o.data),
       signalsFile: path(o.signals),
       configFile: path(o.config),
@@ -585,6 +628,35 @@ export function renderSummary(result: ReplayResult, ctx: SummaryContext): string
       'Fail-safe',
       `${s.failSafeRejections} stop updates rejected, ${s.failSafeTightened} initial stops tightened`,
     ],
+    ...(result.latency
+      ? [
+          [
+            'Fill → stop',
+            result.latency.fillToStopMs.count === 0
+              ? 'n/a (no fills)'
+              : `p50 ${result.latency.fillToStopMs.p50} ms, p99 ${result.latency.fillToStopMs.p99} ms (simulated, ${result.latency.fillToStopMs.count} fills)`,
+          ],
+        ]
+      : []),
+    ...(result.invariants
+      ? [
+          ['DLQ', `${result.invariants.dlqMessages} message(s)`],
+          [
+            'Invariants',
+            result.invariants.checks
+              .map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.name} (${c.checked})`)
+              .join('\n'),
+          ],
+        ]
+      : []),
+    ...(result.costModel
+      ? [
+          [
+            'AWS cost model',
+            `$${result.costModel.perTrade.cost.total.toFixed(5)} per trade, $${result.costModel.per1000Trades.cost.total.toFixed(2)} per 1,000 trades, $${result.costModel.idleMonth.cost.total.toFixed(2)} per idle month (list prices ${result.costModel.prices.asOf})`,
+          ],
+        ]
+      : []),
     ['Exit reasons', reasons.length === 0 ? 'none' : reasons.map(([r, n]) => `${r} ${n}`).join('\n')],
     ['Data gaps', gapLines.length === 0 ? 'none' : gapLines.join('\n')],
     [
@@ -619,9 +691,13 @@ export interface CliIo {
 }
 
 /** The engine entry point, injectable for tests. */
-export type ReplayRunner = (input: ReplayInput) => ReplayResult;
+export type ReplayRunner = (input: ReplayInput) => ReplayResult | Promise<ReplayResult>;
 
-async function defaultRunner(): Promise<ReplayRunner> {
+async function defaultRunner(options: CliOptions): Promise<ReplayRunner> {
+  if (options.engine === 'full') {
+    const { runFullReplay } = await import('./runtime/full-replay.js');
+    return (input) => runFullReplay(input, options.seed === null ? {} : { seed: options.seed });
+  }
   const { runCoreReplay } = await import('./replay/engine.js');
   return runCoreReplay;
 }
@@ -656,7 +732,7 @@ export async function main(
     }
     throw e;
   }
-  const replay = runner ?? (await defaultRunner());
+  const replay = runner ?? (await defaultRunner(options));
   const showProgress = !options.quiet && io.stderr.isTTY === true;
   const bar = showProgress
     ? new cliProgress.SingleBar(
@@ -672,7 +748,7 @@ export async function main(
   let result: ReplayResult;
   try {
     let startedBar = false;
-    result = replay({
+    result = await replay({
       ...prepared.input,
       onProgress: (done, total) => {
         if (!bar) return;
@@ -687,7 +763,9 @@ export async function main(
   }
   let resultsFile: string | null = null;
   if (options.outDir !== null) {
-    resultsFile = await writeResults(options.outDir, serializeResults(result, prepared.run));
+    const resultsDoc = serializeResults(result, prepared.run);
+    resultsFile = await writeResults(options.outDir, resultsDoc);
+    await writeReport(options.outDir, renderReport(resultsDoc, prepared.input.candles));
   }
   io.stdout.write(
     renderSummary(result, { run: prepared.run, totalMs: performance.now() - started, resultsFile }),

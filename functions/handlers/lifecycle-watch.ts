@@ -7,6 +7,7 @@ import { LifecycleWatchWorker } from '../services/lifecycle-watch-worker.js';
 import type { LifecycleWatchTickReport } from '../services/lifecycle-watch-worker.js';
 import { getContext } from './shared/context.js';
 import { logger } from './shared/powertools.js';
+import { recordWorkerTick } from './shared/worker-ticks.js';
 import { runTicks, workerAccounts } from './shared/workers.js';
 import type { LoopContext } from './shared/workers.js';
 
@@ -16,6 +17,7 @@ export async function handler(
   lambda?: LoopContext,
 ): Promise<LifecycleWatchTickReport[]> {
   const ctx = await getContext();
+  const startedAt = ctx.clock.now();
   try {
     const config = await ctx.config.getConfig();
     const worker = new LifecycleWatchWorker({
@@ -27,17 +29,30 @@ export async function handler(
       metrics: ctx.metrics,
       owner: `lifecycle-watch-${process.pid}`,
     });
-    const reports = await runTicks(
+    const reports = await runTicks<LifecycleWatchTickReport>(
       ctx,
       {
         intervalMs: config.defaults.ticks.intervalSeconds * 1000,
         ...(event?.ticks !== undefined ? { ticks: event.ticks } : {}),
         ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
         ...(lambda ? { lambda } : {}),
+        idleWhen: (r) =>
+          r.health.length === 0 &&
+          r.unprotected.length === 0 &&
+          r.positionsMissing.length === 0 &&
+          r.errors.length === 0,
       },
       (now) => worker.tick(now),
     );
     logger.info('lifecycle-watch ticks', { ticks: reports.length });
+    await recordWorkerTick(ctx, 'lifecycle-watch', startedAt, reports.length, {
+      health: (reports.at(-1)?.health ?? []).map((h) => ({
+        tradeId: h.tradeId,
+        score: h.score,
+        level: h.level,
+        components: { ...h.components },
+      })),
+    });
     return reports;
   } finally {
     ctx.metrics.flush();

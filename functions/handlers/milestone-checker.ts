@@ -6,6 +6,7 @@ import { MilestoneWorker } from '../services/milestone-worker.js';
 import type { MilestoneTickReport } from '../services/milestone-worker.js';
 import { getContext } from './shared/context.js';
 import { logger } from './shared/powertools.js';
+import { recordWorkerTick } from './shared/worker-ticks.js';
 import { runTicks, workerAccounts } from './shared/workers.js';
 import type { LoopContext } from './shared/workers.js';
 
@@ -15,6 +16,7 @@ export async function handler(
   lambda?: LoopContext,
 ): Promise<MilestoneTickReport[]> {
   const ctx = await getContext();
+  const startedAt = ctx.clock.now();
   try {
     const config = await ctx.config.getConfig();
     const worker = new MilestoneWorker({
@@ -23,17 +25,19 @@ export async function handler(
       accounts: await workerAccounts(ctx),
       metrics: ctx.metrics,
     });
-    const reports = await runTicks(
+    const reports = await runTicks<MilestoneTickReport>(
       ctx,
       {
         intervalMs: config.defaults.ticks.intervalSeconds * 1000,
         ...(event?.ticks !== undefined ? { ticks: event.ticks } : {}),
         ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
         ...(lambda ? { lambda } : {}),
+        idleWhen: (r) => r.results.length === 0 && r.errors.length === 0,
       },
       (now) => worker.tick(now),
     );
     logger.info('milestone ticks', { ticks: reports.length });
+    await recordWorkerTick(ctx, 'milestone-checker', startedAt, reports.length);
     return reports;
   } finally {
     ctx.metrics.flush();

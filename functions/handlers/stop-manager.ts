@@ -8,6 +8,7 @@ import { StopManagerWorker } from '../services/stop-manager-worker.js';
 import type { StopManagerTickReport } from '../services/stop-manager-worker.js';
 import { getContext } from './shared/context.js';
 import { logger } from './shared/powertools.js';
+import { recordWorkerTick } from './shared/worker-ticks.js';
 import { runTicks, workerAccounts } from './shared/workers.js';
 import type { LoopContext } from './shared/workers.js';
 
@@ -17,6 +18,7 @@ export async function handler(
   lambda?: LoopContext,
 ): Promise<StopManagerTickReport[]> {
   const ctx = await getContext();
+  const startedAt = ctx.clock.now();
   try {
     const config = await ctx.config.getConfig();
     const worker = new StopManagerWorker({
@@ -28,17 +30,19 @@ export async function handler(
       metrics: ctx.metrics,
       owner: `stop-manager-${process.pid}`,
     });
-    const reports = await runTicks(
+    const reports = await runTicks<StopManagerTickReport>(
       ctx,
       {
         intervalMs: config.defaults.ticks.intervalSeconds * 1000,
         ...(event?.ticks !== undefined ? { ticks: event.ticks } : {}),
         ...(ctx.sleep ? { sleep: ctx.sleep } : {}),
         ...(lambda ? { lambda } : {}),
+        idleWhen: (r) => r.order.length === 0 && r.errors.length === 0,
       },
       (now) => worker.tick(now),
     );
     logger.info('stop-manager ticks', { ticks: reports.length });
+    await recordWorkerTick(ctx, 'stop-manager', startedAt, reports.length);
     return reports;
   } finally {
     ctx.metrics.flush();

@@ -13,6 +13,11 @@ export interface ConfigSource {
    * or does not validate (the message lists every problem).
    */
   getConfig(): Promise<EngineConfig>;
+  /**
+   * Drops any cached copy and reads the configuration again now (the operator's config reload). Rejects
+   * like {@link getConfig}; on a rejection the configuration in force stays the previous one.
+   */
+  reload?(): Promise<EngineConfig>;
 }
 
 /** The configuration could not be read or is invalid. */

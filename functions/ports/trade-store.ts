@@ -210,6 +210,65 @@ export interface ReconReport {
   report: JsonMap;
 }
 
+/** A trade that moved to CLOSED (listed by the sparse `byClosedAt` index; it stays listed once finalized). */
+export interface ClosedTradeEntry {
+  trade: TradeRecord;
+  /** When the trade moved to CLOSED (the `at` of that transition), epoch ms. */
+  closedAt: number;
+}
+
+/** Query of {@link TradeStore.listClosedTrades}: one account, closing time in `[fromAt, toAt]` (both optional). */
+export interface ClosedTradesQuery {
+  accountId: string;
+  /** Inclusive lower bound of `closedAt`, epoch ms. */
+  fromAt?: number;
+  /** Inclusive upper bound of `closedAt`, epoch ms. */
+  toAt?: number;
+  /** At most this many (default: all). */
+  limit?: number;
+  /** Newest first (default: oldest first). */
+  newestFirst?: boolean;
+}
+
+/** The last tick of a scheduled worker (one record per worker, moved forward only). */
+export interface WorkerTickRecord {
+  /** Worker name, e.g. `stop-manager`. */
+  worker: string;
+  /** When the invocation's last tick ran (epoch ms). */
+  lastTickAt: number;
+  /** When the invocation started (epoch ms). */
+  startedAt: number;
+  /** Ticks run by that invocation. */
+  ticks: number;
+  /** Wall time of the invocation by the clock, ms. */
+  durationMs: number;
+  /** Worker-specific details of the last tick (e.g. the lifecycle watch's health scores). */
+  detail: JsonMap;
+}
+
+/** One operator action in the audit log (trading state, flatten, force exit, config reload). */
+export interface OperatorAuditEntry {
+  /** Unique id of the action (the API request id, or generated). */
+  auditId: string;
+  at: number;
+  /** Who did it, e.g. the caller's IAM ARN. */
+  actor: string;
+  /** What was done, e.g. `SET_TRADING_STATE`, `FORCE_EXIT`, `FLATTEN`, `CONFIG_RELOAD`. */
+  action: string;
+  /** What it was done to, e.g. `global`, an account id, a trade id. */
+  target: string;
+  /** The request and its outcome. */
+  detail: JsonMap;
+}
+
+/** A stored performance report of one account (the daily reporter writes one per run). */
+export interface StoredPerformanceReport {
+  accountId: string;
+  runId: string;
+  at: number;
+  report: JsonMap;
+}
+
 /** The trade store. */
 export interface TradeStore {
   /** Creates the trade (PENDING, version 1, CREATED event) or returns the existing one (`created: false`). */
@@ -264,4 +323,18 @@ export interface TradeStore {
   putReconReport(report: ReconReport): Promise<{ created: boolean }>;
   /** Reports of one account, newest first. */
   listReconReports(accountId: string, opts?: { limit?: number; sinceAt?: number }): Promise<ReconReport[]>;
+  /** Trades of one account that reached CLOSED (including those finalized since), by closing time. */
+  listClosedTrades(query: ClosedTradesQuery): Promise<ClosedTradeEntry[]>;
+  /** Records a worker's last tick; an older `lastTickAt` than the stored one is ignored (`recorded: false`). */
+  recordWorkerTick(tick: WorkerTickRecord): Promise<{ recorded: boolean }>;
+  /** The last tick of every worker that recorded one, by worker name. */
+  listWorkerTicks(): Promise<WorkerTickRecord[]>;
+  /** Appends an operator action to the audit log (the same auditId and time twice → `created: false`). */
+  appendAudit(entry: OperatorAuditEntry): Promise<{ created: boolean }>;
+  /** The operator audit log, newest first. */
+  listAudit(opts?: { limit?: number; sinceAt?: number }): Promise<OperatorAuditEntry[]>;
+  /** Stores a performance report once (same account, time and runId → `created: false`). */
+  putPerformanceReport(report: StoredPerformanceReport): Promise<{ created: boolean }>;
+  /** Performance reports of one account, newest first. */
+  listPerformanceReports(accountId: string, opts?: { limit?: number }): Promise<StoredPerformanceReport[]>;
 }

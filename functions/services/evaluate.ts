@@ -22,7 +22,7 @@ import type { ConfigSource } from '../ports/config.js';
 import type { ExchangeMarket, ExchangePort } from '../ports/exchange.js';
 import type { JsonMap, TradeRecord, TradeStore } from '../ports/trade-store.js';
 import { writeTrade } from './store-writes.js';
-import { asJson, dataMap, readPlan } from './trade-data.js';
+import { asJson, dataMap, readPlan, realizedPnlOf } from './trade-data.js';
 import type { PlanData } from './trade-data.js';
 
 /** Looks up the exchange of an account. */
@@ -110,7 +110,7 @@ export async function evaluateTrade(deps: EvaluateDeps, tradeId: string): Promis
   const skip = (code: string, reason: string, shadowRef?: Decimal) =>
     skipTrade(deps, trade, signal, account, code, reason, shadowRef);
 
-  const snapshot = await riskSnapshot(deps, trade);
+  const snapshot = await riskSnapshot(deps, trade, options.risk);
   const gate = checkRiskGate(signal.symbol, snapshot, options.risk, now);
   if (!gate.ok) {
     let ref = signalReferencePrice(signal);
@@ -275,21 +275,33 @@ async function skipTrade(
 }
 
 /** What the risk gate needs, read from the store (kill switch, breaker, the account's open trades). */
-async function riskSnapshot(deps: EvaluateDeps, trade: TradeRecord): Promise<RiskSnapshot> {
+/**
+ * What the risk gate needs to know about the account now. Open trades and open notional come from the
+ * open-trades index; today's realized PnL and the last losing stop-out on the symbol come from the trades
+ * closed since the UTC day's start (or the cooldown window, when longer), so trades that were finalized
+ * and left the open index still count.
+ */
+async function riskSnapshot(
+  deps: EvaluateDeps,
+  trade: TradeRecord,
+  risk: TradingOptions['risk'],
+): Promise<RiskSnapshot> {
   const { store, clock } = deps;
+  const now = clock.now();
+  const dayStart = now - (now % 86_400_000);
+  const since = Math.min(dayStart, now - risk.cooldownAfterStopOutMinutes * 60_000);
   const [globalState, accountState, breaker, open] = await Promise.all([
     store.getTradingState({ global: true }),
     store.getTradingState({ accountId: trade.accountId }),
     store.getBreaker(trade.accountId),
     store.listOpenTrades({ accountId: trade.accountId }),
   ]);
+  const closed = await store.listClosedTrades({ accountId: trade.accountId, fromAt: since });
   const others = await Promise.all(
     open.filter((t) => t.tradeId !== trade.tradeId).map((t) => store.getTrade(t.tradeId)),
   );
-  const today = new Date(clock.now()).toISOString().slice(0, 10);
   let openTrades = 0;
   let openNotional = ZERO;
-  let realizedPnlToday = ZERO;
   let lastStopOutAt: number | undefined;
   for (const t of others) {
     if (t === null) continue;
@@ -298,18 +310,15 @@ async function riskSnapshot(deps: EvaluateDeps, trade: TradeRecord): Promise<Ris
       const plan = readPlan(t);
       if (plan) openNotional = openNotional.plus(new D(plan.qty).mul(plan.expectedEntry));
     }
-    const settlement = dataMap(t, 'settlement');
-    if (
-      settlement &&
-      typeof settlement.settledAt === 'number' &&
-      typeof settlement.realizedPnl === 'string'
-    ) {
-      if (new Date(settlement.settledAt).toISOString().slice(0, 10) === today)
-        realizedPnlToday = realizedPnlToday.plus(settlement.realizedPnl);
-    }
-    const exit = dataMap(t, 'exit');
-    if (t.symbol === trade.symbol && exit && exit.reason === 'STOP_HIT' && typeof exit.at === 'number')
-      lastStopOutAt = Math.max(lastStopOutAt ?? 0, exit.at);
+  }
+  let realizedPnlToday = ZERO;
+  for (const { trade: t, closedAt } of closed) {
+    if (t.tradeId === trade.tradeId) continue;
+    const pnl = realizedPnlOf(t);
+    if (pnl === null) continue;
+    if (closedAt >= dayStart) realizedPnlToday = realizedPnlToday.plus(pnl);
+    if (t.symbol === trade.symbol && pnl.lt(0) && isStopOut(t))
+      lastStopOutAt = Math.max(lastStopOutAt ?? 0, closedAt);
   }
   return {
     globalTradingState: globalState.value,
@@ -320,4 +329,9 @@ async function riskSnapshot(deps: EvaluateDeps, trade: TradeRecord): Promise<Ris
     realizedPnlToday,
     ...(lastStopOutAt !== undefined ? { lastStopOutAt } : {}),
   };
+}
+
+/** A trade closed by its stop on the exchange (the workers' STOP_HIT, or the reconciler's stop-hit settlement). */
+function isStopOut(t: TradeRecord): boolean {
+  return dataMap(t, 'exit')?.reason === 'STOP_HIT' || dataMap(t, 'reconSettlement')?.reason === 'stop-hit';
 }

@@ -157,7 +157,10 @@ export async function settle(deps: LifecycleDeps, tradeId: string): Promise<Sett
   }
   const avgEntry: Decimal | null = entryQty.gt(0) ? entryCost.div(entryQty) : null;
   const avgExit: Decimal | null = exitQty.gt(0) ? exitValue.div(exitQty) : null;
-  const gross = avgEntry && avgExit ? avgExit.minus(avgEntry).mul(exitQty).mul(sideSign(side)) : ZERO;
+  // Exact from the fills: Σ exit value − Σ entry cost when the whole entry was closed; when only part of it
+  // was, the entry cost of that part (one division, last), never a rounded average multiplied back out.
+  const entryCostClosed = exitQty.eq(entryQty) ? entryCost : entryCost.mul(exitQty).div(entryQty);
+  const gross = avgEntry && avgExit ? exitValue.minus(entryCostClosed).mul(sideSign(side)) : ZERO;
   const settlement: SettlementData = {
     realizedPnl: gross.minus(fees).toFixed(),
     grossPnl: gross.toFixed(),

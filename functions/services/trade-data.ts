@@ -28,6 +28,7 @@ import type { EncodedPosition, EncodedTracker } from '../core/trade-codec.js';
 import type { MilestoneTracker } from '../core/milestones.js';
 import type { PositionState, StopRules } from '../core/stop-manager.js';
 import type { Side } from '../core/types.js';
+import { D, type Decimal } from '../core/decimal.js';
 import type { JsonMap, JsonValue, TradeRecord } from '../ports/trade-store.js';
 
 /** What Evaluate decided for an entered trade (decimals as strings). */
@@ -158,4 +159,22 @@ export function liveTaskToken(trade: Pick<TradeRecord, 'tradeId' | 'data'>): str
 /** Converts a typed data object to a JSON map for a store patch. */
 export function asJson<T extends object>(value: T): JsonMap {
   return value as unknown as JsonMap;
+}
+
+function decimalOrNull(v: JsonValue | undefined): Decimal | null {
+  if (typeof v !== 'string' || v.trim() === '') return null;
+  const d = new D(v);
+  return d.isFinite() ? d : null;
+}
+
+/**
+ * The realized PnL of a closed trade: `data.settlement.realizedPnl` (the settle task, from the exchange
+ * fills), else `data.reconSettlement.realizedPnl` (a trade the reconciler closed); null when neither is
+ * recorded yet (the trade is CLOSED but not settled).
+ */
+export function realizedPnlOf(trade: TradeRecord): Decimal | null {
+  const settlement = dataMap(trade, 'settlement');
+  const fromSettle = decimalOrNull(settlement?.realizedPnl);
+  if (fromSettle !== null) return fromSettle;
+  return decimalOrNull(dataMap(trade, 'reconSettlement')?.realizedPnl);
 }

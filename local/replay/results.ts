@@ -113,6 +113,67 @@ export const runJsonSchema = z.strictObject({
   loadMs: finite,
 });
 
+const count = z.int().nonnegative();
+const usageJsonSchema = z.strictObject({
+  dynamoReadRequests: finite,
+  dynamoWriteRequests: finite,
+  dynamoReadUnits: finite,
+  dynamoWriteUnits: finite,
+  sqsFifoRequests: finite,
+  sqsStandardRequests: finite,
+  stateTransitions: finite,
+  lambdaInvocations: finite,
+  lambdaGbSeconds: finite,
+  schedulerInvocations: finite,
+  invocationsByHandler: z.record(z.string(), finite),
+});
+const costJsonSchema = z.strictObject({
+  dynamodb: finite,
+  sqs: finite,
+  stepFunctions: finite,
+  lambda: finite,
+  scheduler: finite,
+  total: finite,
+});
+
+/** Full engine: fill → stop latency in simulated ms and the order-latency model it ran with. */
+export const latencyJsonSchema = z.strictObject({
+  fillToStopMs: z.strictObject({
+    count,
+    p50: finite.nullable(),
+    p99: finite.nullable(),
+    max: finite.nullable(),
+  }),
+  orderCallLatencyMs: z.strictObject({ min: finite, max: finite }),
+  seed: z.int().nonnegative(),
+});
+
+/** Full engine: the AWS cost model (usage counted by the runtime, list prices with their date). */
+export const costModelJsonSchema = z.strictObject({
+  prices: z.record(z.string(), z.union([finite, z.string()])),
+  trades: count,
+  activeMinutes: count,
+  run: z.strictObject({ usage: usageJsonSchema, cost: costJsonSchema }),
+  perTrade: z.strictObject({ usage: usageJsonSchema, cost: costJsonSchema }),
+  per1000Trades: z.strictObject({ cost: costJsonSchema }),
+  idleMonth: z.strictObject({ usage: usageJsonSchema, cost: costJsonSchema, minutes: count }),
+});
+
+/** Full engine: the invariants checked after the run. */
+export const invariantsJsonSchema = z.strictObject({
+  ok: z.boolean(),
+  dlqMessages: count,
+  checks: z.array(
+    z.strictObject({
+      name: z.string().min(1),
+      description: z.string(),
+      ok: z.boolean(),
+      checked: count,
+      violations: z.array(z.string()),
+    }),
+  ),
+});
+
 /**
  * The whole file. Later engines add sections (latency, cost model, invariants) beside these, so unknown
  * top-level keys are allowed; the sections defined here are strict.
@@ -121,6 +182,9 @@ export const resultsFileSchema = z.looseObject({
   summary: summaryJsonSchema,
   run: runJsonSchema.optional(),
   trades: z.array(tradeJsonSchema),
+  latency: latencyJsonSchema.optional(),
+  costModel: costModelJsonSchema.optional(),
+  invariants: invariantsJsonSchema.optional(),
 });
 
 export type TradeJson = z.infer<typeof tradeJsonSchema>;
@@ -283,11 +347,18 @@ export function serializeRun(run: RunInfo): RunJson {
   };
 }
 
-/** The whole `results.json` document: `{ summary, run?, trades }`. */
+/**
+ * The whole `results.json` document: `{ summary, run?, trades }`, plus the full engine's `latency`,
+ * `costModel` and `invariants` when the result has them (checked against their schemas).
+ */
 export function serializeResults(result: ReplayResult, run?: RunInfo): ResultsFile {
   const summary = serializeSummary(result.summary);
   const trades = result.trades.map(serializeTrade);
-  return run ? { summary, run: serializeRun(run), trades } : { summary, trades };
+  const doc: ResultsFile = run ? { summary, run: serializeRun(run), trades } : { summary, trades };
+  if (result.latency) doc.latency = latencyJsonSchema.parse(result.latency);
+  if (result.costModel) doc.costModel = costModelJsonSchema.parse(result.costModel);
+  if (result.invariants) doc.invariants = invariantsJsonSchema.parse(result.invariants);
+  return doc;
 }
 
 /** Writes `dir/results.json` (creating `dir`), two-space indented; returns the file's path. */

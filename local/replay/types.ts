@@ -98,7 +98,84 @@ export interface ReplaySummary {
   wallMs: number;
 }
 
+/** Fill → stop latency of the full engine (simulated ms), and the latency model it ran with. */
+export interface LatencySection {
+  /** Stop acknowledged − entry fill seen, over the filled trades; null without any. */
+  fillToStopMs: { count: number; p50: number | null; p99: number | null; max: number | null };
+  /** The simulated latency of one order call (create, cancel, look-ups), uniform in [min, max] ms. */
+  orderCallLatencyMs: { min: number; max: number };
+  /** Seed of the latency draws. */
+  seed: number;
+}
+
+/** Counted AWS usage (see `local/runtime/cost-model.ts`). */
+export interface UsageJson {
+  dynamoReadRequests: number;
+  dynamoWriteRequests: number;
+  dynamoReadUnits: number;
+  dynamoWriteUnits: number;
+  sqsFifoRequests: number;
+  sqsStandardRequests: number;
+  stateTransitions: number;
+  lambdaInvocations: number;
+  lambdaGbSeconds: number;
+  schedulerInvocations: number;
+  invocationsByHandler: Record<string, number>;
+}
+
+/** US dollars per service. */
+export interface CostJson {
+  dynamodb: number;
+  sqs: number;
+  stepFunctions: number;
+  lambda: number;
+  scheduler: number;
+  total: number;
+}
+
+/** The AWS cost model of a full run: usage counted by the runtime, priced at list prices. */
+export interface CostModelSection {
+  /** The prices used, with the date they were read (`asOf`) and the region. */
+  prices: Record<string, number | string>;
+  /** Signals acted on (the divisor of `perTrade`). */
+  trades: number;
+  /** Simulated minutes in which the engine ran (workers scheduled). */
+  activeMinutes: number;
+  /** The whole run (idle minutes skipped). */
+  run: { usage: UsageJson; cost: CostJson };
+  perTrade: { usage: UsageJson; cost: CostJson };
+  per1000Trades: { cost: CostJson };
+  /** A 30-day month with nothing open: one measured idle minute × 43,200. */
+  idleMonth: { usage: UsageJson; cost: CostJson; minutes: number };
+}
+
+/** One invariant of the full engine. */
+export interface InvariantCheck {
+  name: string;
+  description: string;
+  ok: boolean;
+  /** How many items were checked. */
+  checked: number;
+  /** What broke it (at most 50 listed). */
+  violations: string[];
+}
+
+/** The invariants of a full run. */
+export interface InvariantsSection {
+  /** True when every check holds. */
+  ok: boolean;
+  /** Messages left in the dead-letter queues. */
+  dlqMessages: number;
+  checks: InvariantCheck[];
+}
+
 export interface ReplayResult {
   summary: ReplaySummary;
   trades: TradeResult[];
+  /** Full engine only: fill → stop latency. */
+  latency?: LatencySection;
+  /** Full engine only: the AWS cost model. */
+  costModel?: CostModelSection;
+  /** Full engine only: the invariants checked after the run. */
+  invariants?: InvariantsSection;
 }

@@ -9,7 +9,9 @@
  * - `$$.Task.Token` (a fresh token per task) and `$$.State.EnteredTime` (from the given clock), which the
  *   library's context object does not provide;
  * - Wait times overridable (`waitTimeOverrides`, ms per state name) — or shortened through the input
- *   (`SecondsPath`);
+ *   (`SecondsPath`) — or run on a simulated clock (`clockWait`: each Wait state becomes a Task state of the
+ *   same name that waits until the clock reaches the wait's end; the input passes through unchanged, as
+ *   for a Wait state);
  * - the workflow port (`startExecution` by name, idempotent; the callbacks).
  * Node 20 lacks `Promise.withResolvers`, which the library uses; it is polyfilled here when missing.
  */
@@ -76,6 +78,42 @@ export interface LocalStepFunctionsOptions {
   waitTimeOverrides?: Record<string, number>;
   /** Retry intervals in ms, by state name (default 0 for every state: retries are immediate locally). */
   retryIntervalOverrides?: Record<string, number>;
+  /**
+   * Runs Wait states on a simulated clock: called with the epoch ms the wait ends at (from `Seconds`,
+   * `SecondsPath`, `Timestamp` or `TimestampPath`, counted from `clock`) and the state's name; the state
+   * ends when the promise resolves. `waitTimeOverrides` still win for the states they name.
+   */
+  clockWait?: (until: number, state: string) => Promise<void>;
+}
+
+/** The resource the Wait states run as under `clockWait`. */
+const CLOCK_WAIT_RESOURCE = 'arn:aws:states:::local:clockWait';
+
+/** Rewrites each Wait state (not overridden) as a Task of the same name run by the clock-wait handler. */
+function clockWaitDefinition(
+  definition: Record<string, unknown>,
+  overridden: Record<string, number>,
+): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(definition)) as Record<string, unknown>;
+  const states = (copy.States ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, state] of Object.entries(states)) {
+    if (state.Type !== 'Wait' || name in overridden) continue;
+    const params: Record<string, unknown> = {};
+    if (typeof state.Seconds === 'number') params.seconds = state.Seconds;
+    else if (typeof state.SecondsPath === 'string') params['seconds.$'] = state.SecondsPath;
+    else if (typeof state.Timestamp === 'string') params.timestamp = state.Timestamp;
+    else if (typeof state.TimestampPath === 'string') params['timestamp.$'] = state.TimestampPath;
+    else throw new TypeError(`Wait state ${name} has no Seconds, SecondsPath, Timestamp or TimestampPath`);
+    const task: Record<string, unknown> = {
+      Type: 'Task',
+      Resource: CLOCK_WAIT_RESOURCE,
+      Parameters: params,
+      ResultPath: null,
+    };
+    for (const k of ['Next', 'End', 'InputPath', 'OutputPath', 'Comment']) if (k in state) task[k] = state[k];
+    states[name] = task;
+  }
+  return copy;
 }
 
 /** One local execution. */
@@ -111,6 +149,8 @@ function taskError(name: string, message: string): Error {
 /** The local Step Functions of the trade lifecycle; also the {@link WorkflowPort} of the handlers. */
 export class LocalStepFunctions implements WorkflowPort {
   private readonly definition: Record<string, unknown>;
+  /** The definition before substitution (Wait states rewritten under `clockWait`). */
+  private readonly raw: Record<string, unknown>;
   private readonly machine: StateMachine;
   private readonly executions = new Map<string, LocalExecution>();
   private readonly aborts = new Map<string, () => void>();
@@ -118,7 +158,9 @@ export class LocalStepFunctions implements WorkflowPort {
   private tokens = 0;
 
   constructor(private readonly opts: LocalStepFunctionsOptions) {
-    const raw = opts.definition ?? loadTradeLifecycleDefinition();
+    const loaded = opts.definition ?? loadTradeLifecycleDefinition();
+    const raw = opts.clockWait ? clockWaitDefinition(loaded, opts.waitTimeOverrides ?? {}) : loaded;
+    this.raw = raw;
     const lambdaArns: Record<string, string> = {};
     for (const k of Object.keys(opts.lambdas))
       lambdaArns[k] = `arn:aws:lambda:us-east-1:000000000000:function:${k.replace(/Arn$/, '')}`;
@@ -131,8 +173,7 @@ export class LocalStepFunctions implements WorkflowPort {
   /** Task states and how each is run locally, by state name. */
   private localHandlers(execution: string): Record<string, (input: unknown) => Promise<unknown>> {
     const out: Record<string, (input: unknown) => Promise<unknown>> = {};
-    const raw = this.opts.definition ?? loadTradeLifecycleDefinition();
-    const states = (raw.States ?? {}) as Record<string, { Type?: string; Resource?: string }>;
+    const states = (this.raw.States ?? {}) as Record<string, { Type?: string; Resource?: string }>;
     for (const [name, state] of Object.entries(states)) {
       if (state.Type !== 'Task' || typeof state.Resource !== 'string') continue;
       const resource = state.Resource;
@@ -141,6 +182,31 @@ export class LocalStepFunctions implements WorkflowPort {
         const fn = this.opts.lambdas[placeholder];
         if (!fn) throw new TypeError(`no local handler for ${resource} (state ${name})`);
         out[name] = (input) => fn(input);
+      } else if (resource === CLOCK_WAIT_RESOURCE && this.opts.clockWait) {
+        const wait = this.opts.clockWait;
+        out[name] = async (input) => {
+          const p = input as { seconds?: unknown; timestamp?: unknown };
+          const now = (this.opts.clock ?? { now: () => Date.now() }).now();
+          let until: number;
+          if (p.seconds !== undefined) {
+            if (typeof p.seconds !== 'number' || !Number.isInteger(p.seconds) || p.seconds < 0)
+              throw taskError(
+                'States.Runtime',
+                `Wait ${name}: seconds must be an integer ≥ 0, got ${JSON.stringify(p.seconds)}`,
+              );
+            until = now + p.seconds * 1000;
+          } else {
+            const at = typeof p.timestamp === 'string' ? Date.parse(p.timestamp) : Number.NaN;
+            if (Number.isNaN(at))
+              throw taskError(
+                'States.Runtime',
+                `Wait ${name}: timestamp ${String(p.timestamp)} is not a time`,
+              );
+            until = at;
+          }
+          await wait(until, name);
+          return {};
+        };
       } else if (resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken') {
         out[name] = async (input) => {
           const p = input as { FunctionName: string; Payload: unknown };

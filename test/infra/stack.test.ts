@@ -12,6 +12,7 @@ import type { QueueShape } from '../../functions/resources.js';
 import { CONFIG_PARAMETER_NAME, secretNameFor } from '../../lib/exchange-accounts.js';
 import { SUBSTITUTIONS } from '../../lib/lifecycle-state-machine.js';
 import { ENGINE_ALARMS } from '../../lib/monitoring.js';
+import { OPERATOR_ROUTES } from '../../lib/operator-api.js';
 import { HANDLERS } from '../../lib/tradewarden-stack.js';
 import type { HandlerKey } from '../../lib/tradewarden-stack.js';
 import { logicalId, synthesize } from './support.js';
@@ -35,6 +36,12 @@ const ACCESS: Record<
   stopManager: { startExecution: false, taskResponse: true, exchangeSecrets: true },
   milestoneChecker: { startExecution: false, taskResponse: false, exchangeSecrets: false },
   lifecycleWatch: { startExecution: false, taskResponse: true, exchangeSecrets: true },
+  // adopts positions (starts their executions), ends LIVE waits at settlement, talks to the exchanges
+  reconciler: { startExecution: true, taskResponse: true, exchangeSecrets: true },
+  // reads the table only (and publishes to the report topic, checked below)
+  reporter: { startExecution: false, taskResponse: false, exchangeSecrets: false },
+  // force exit and flatten end LIVE waits; POST /signals stays on intake-http
+  api: { startExecution: true, taskResponse: true, exchangeSecrets: true },
 };
 /** The trade store's DynamoDB calls (GetItem, PutItem, UpdateItem, Query); no Scan, Delete or batch. */
 const TABLE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'];
@@ -211,7 +218,7 @@ describe('functions', () => {
     );
   });
 
-  it('only intake knows the state machine ARN; no environment variable names or holds a secret', () => {
+  it('only the functions that start executions know the state machine ARN; no environment variable names or holds a secret', () => {
     const secretIds = ofType('AWS::SecretsManager::Secret').map(([id]) => id);
     for (const key of HANDLER_KEYS) {
       const p = props(logicalId(s.stack, s.stack.handlers[key].fn));
@@ -226,6 +233,7 @@ describe('functions', () => {
           'POWERTOOLS_SERVICE_NAME',
           'TABLE_NAME',
           ...(ACCESS[key].startExecution ? ['STATE_MACHINE_ARN'] : []),
+          ...(key === 'reporter' ? ['REPORT_TOPIC_ARN'] : []),
         ].sort(),
       );
       const text = JSON.stringify(env);
@@ -242,6 +250,13 @@ describe('functions', () => {
     }
   });
 });
+
+/** Logical id of the alarm topic's KMS key. */
+function topicKeyId(): string {
+  const [found] = ofType('AWS::KMS::Key');
+  expect(ofType('AWS::KMS::Key')).toHaveLength(1);
+  return found![0];
+}
 
 describe('grants (least privilege per function)', () => {
   const table = () => logicalId(s.stack, s.stack.table.table);
@@ -287,6 +302,10 @@ describe('grants (least privilege per function)', () => {
       if (access.exchangeSecrets) add(['secretsmanager:GetSecretValue'], secretRefs());
       if (access.startExecution) add(['states:StartExecution'], [sm()]);
       if (access.taskResponse) add(TASK_RESPONSE_ACTIONS, [sm()]);
+      if (key === 'reporter') {
+        add(['sns:Publish'], [{ Ref: logicalId(s.stack, s.stack.monitoring.topic) }]);
+        add(['kms:Decrypt', 'kms:GenerateDataKey'], [getAtt(topicKeyId())]);
+      }
       const consumed =
         key === 'intakeSqs'
           ? s.stack.signalsQueue.queue
@@ -369,11 +388,44 @@ describe('signals ingress', () => {
       RouteKey: 'POST /signals',
       AuthorizationType: 'AWS_IAM',
     });
-    expect(ofType('AWS::ApiGatewayV2::Route')).toHaveLength(1);
+    expect(ofType('AWS::ApiGatewayV2::Route')).toHaveLength(1 + OPERATOR_ROUTES.length);
     s.template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
       IntegrationType: 'AWS_PROXY',
       IntegrationUri: getAtt(logicalId(s.stack, s.stack.handlers.intakeHttp.fn)),
       PayloadFormatVersion: '2.0',
+    });
+  });
+
+  it('every operator route requires IAM auth and invokes the api function (payload v2)', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties!);
+    const apiIntegration = ofType('AWS::ApiGatewayV2::Integration').find(
+      ([, r]) =>
+        JSON.stringify(r.Properties!.IntegrationUri) ===
+        JSON.stringify(getAtt(logicalId(s.stack, s.stack.handlers.api.fn))),
+    );
+    expect(apiIntegration?.[1].Properties).toMatchObject({
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+    });
+    for (const [method, path] of OPERATOR_ROUTES) {
+      const r = routes.find((p) => p.RouteKey === `${method} ${path}`);
+      expect(r, `${method} ${path}`).toMatchObject({
+        AuthorizationType: 'AWS_IAM',
+        Target: { 'Fn::Join': ['', ['integrations/', { Ref: apiIntegration![0] }]] },
+      });
+    }
+  });
+
+  it('the stack outputs the API endpoint and the reconciler and reporter function names', () => {
+    const outputs = s.json.Outputs as Record<string, { Value: unknown }>;
+    expect(outputs.ApiEndpoint?.Value).toEqual(
+      getAtt(logicalId(s.stack, s.stack.ingress.api), 'ApiEndpoint'),
+    );
+    expect(outputs.ReconcilerFunctionName?.Value).toEqual({
+      Ref: logicalId(s.stack, s.stack.handlers.reconciler.fn),
+    });
+    expect(outputs.ReporterFunctionName?.Value).toEqual({
+      Ref: logicalId(s.stack, s.stack.handlers.reporter.fn),
     });
   });
 
@@ -402,6 +454,30 @@ describe('signals ingress', () => {
     });
     expect(ofType('AWS::Lambda::EventSourceMapping')).toHaveLength(2);
   });
+
+  it('each SQS consumer times out in at most 1/6 of its queue visibility; the order executor takes one command at a time', () => {
+    const res = s.json.Resources;
+    const consumers: [
+      { queue: { node: { defaultChild?: unknown } } },
+      { fn: { node: { defaultChild?: unknown } } },
+    ][] = [
+      [s.stack.signalsQueue, s.stack.handlers.intakeSqs],
+      [s.stack.orderQueue, s.stack.handlers.orderExecutor],
+    ];
+    for (const [queue, handler] of consumers) {
+      const visibility = Number(res[logicalId(s.stack, queue.queue)]!.Properties!.VisibilityTimeout);
+      const timeout = Number(res[logicalId(s.stack, handler.fn)]!.Properties!.Timeout);
+      expect(timeout * 6).toBeLessThanOrEqual(visibility);
+    }
+    // A limit entry waits up to orderTimeoutSeconds (30 s) plus read retries (1 + 2 + 4 s) inside one invocation.
+    expect(
+      Number(res[logicalId(s.stack, s.stack.handlers.orderExecutor.fn)]!.Properties!.Timeout),
+    ).toBeGreaterThanOrEqual(45);
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: getAtt(logicalId(s.stack, s.stack.orderQueue.queue)),
+      BatchSize: 1,
+    });
+  });
 });
 
 describe('schedules', () => {
@@ -411,8 +487,42 @@ describe('schedules', () => {
     ['lifecycle-watch', 'lifecycleWatch'],
   ];
 
-  it('exactly the three worker schedules exist', () => {
-    expect(ofType('AWS::Scheduler::Schedule')).toHaveLength(workers.length);
+  it('exactly the three worker schedules, the reconciler and the reporter schedules exist', () => {
+    expect(ofType('AWS::Scheduler::Schedule')).toHaveLength(workers.length + 2);
+  });
+
+  const periodic: [string, HandlerKey, string, number][] = [
+    ['reconciler', 'reconciler', 'rate(5 minutes)', 300],
+    ['reporter', 'reporter', 'cron(5 0 * * ? *)', 86_400],
+  ];
+  for (const [name, key, expression, maxAge] of periodic) {
+    it(`${name}: ${expression}, no flexible window, no retries, a scheduled event, a role that invokes only it`, () => {
+      const fnId = logicalId(s.stack, s.stack.handlers[key].fn);
+      const [found] = ofType('AWS::Scheduler::Schedule').filter(
+        ([, r]) =>
+          JSON.stringify((r.Properties!.Target as { Arn: unknown }).Arn) === JSON.stringify(getAtt(fnId)),
+      );
+      const p = found![1].Properties!;
+      expect(p.ScheduleExpression).toBe(expression);
+      expect(p.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
+      const target = p.Target as {
+        Input: string;
+        RetryPolicy: unknown;
+        RoleArn: { 'Fn::GetAtt': [string, string] };
+      };
+      expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: maxAge });
+      expect(JSON.parse(target.Input)).toMatchObject({
+        'detail-type': 'Scheduled Event',
+        detail: { worker: name },
+      });
+      expect(Object.fromEntries(grants(policyOfRole(target.RoleArn['Fn::GetAtt'][0])))).toEqual({
+        'lambda:InvokeFunction': [JSON.stringify(getAtt(fnId))],
+      });
+    });
+  }
+
+  it('the reconciler times out before its account lease (240 s) expires', () => {
+    expect(HANDLERS.reconciler.timeoutSeconds * 1000).toBeLessThan(240_000);
   });
 
   for (const [name, key] of workers) {

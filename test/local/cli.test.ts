@@ -50,10 +50,12 @@ afterAll(async () => {
 });
 
 describe('parseCliArgs', () => {
-  it('defaults to the core engine, the bundled inputs and the 5-day window across the outage', () => {
+  it('defaults to the full engine, the bundled inputs and the 5-day window across the outage', () => {
     const o = options([]);
     expect(o).toMatchObject({
-      engine: 'core',
+      engine: 'full',
+      exchange: 'paper',
+      scenario: 'default',
       dataDir: join(REPO_ROOT, 'data', 'candles'),
       signalsFile: join(REPO_ROOT, 'data', 'signals', 'sample-signals.json'),
       configFile: join(REPO_ROOT, 'local', 'default-config.json'),
@@ -91,10 +93,22 @@ describe('parseCliArgs', () => {
     expect(error(['--symbols', 'BTC/USDT'])).toMatch(/spot symbol/);
   });
 
-  it('accepts only the core engine; full gets its own explanation', () => {
+  it('accepts the full and core engines and names the known ones for any other', () => {
     expect(options(['--engine', 'core']).engine).toBe('core');
-    expect(error(['--engine', 'full'])).toMatch(/engine "full" .* is not available yet; use --engine core/);
-    expect(error(['--engine', 'warp'])).toMatch(/unknown engine "warp"; available: core/);
+    expect(options(['--engine', 'FULL']).engine).toBe('full');
+    expect(error(['--engine', 'warp'])).toMatch(/unknown engine "warp"; available: full, core/);
+  });
+
+  it('accepts the paper exchange and the default scenario; other names are clear errors', () => {
+    expect(options(['--exchange', 'paper', '--scenario', 'default'])).toMatchObject({
+      exchange: 'paper',
+      scenario: 'default',
+    });
+    expect(error(['--exchange', 'binanceusdm-stub'])).toMatch(
+      /binanceusdm-stub.*not available .*use --exchange paper/,
+    );
+    expect(error(['--exchange', 'kraken'])).toMatch(/unknown exchange "kraken"; available: paper/);
+    expect(error(['--scenario', 'drift'])).toMatch(/unknown scenario "drift"; available: default/);
   });
 
   it('reads --from/--to as UTC dates, date-times and offsets', () => {
@@ -305,8 +319,8 @@ describe('main', () => {
     const runner: ReplayRunner = () => {
       throw new Error('must not run');
     };
-    expect(await main(['--out', out, '--engine', 'full'], { stdout, stderr }, runner)).toBe(2);
-    expect(stderr.text).toMatch(/^error: .*not available yet/);
+    expect(await main(['--out', out, '--scenario', 'drift'], { stdout, stderr }, runner)).toBe(2);
+    expect(stderr.text).toMatch(/^error: .*unknown scenario "drift"/);
     expect(stdout.text).toBe('');
     await expect(stat(out)).rejects.toThrow(/ENOENT/);
   });
@@ -367,7 +381,9 @@ describe('main', () => {
   it('runs the real core engine and writes a results.json that matches the schema', async () => {
     const out = join(dir, 'out-real');
     const stdout = new Capture();
-    expect(await main(['--quiet', '--out', out], { stdout, stderr: new Capture() })).toBe(0);
+    expect(await main(['--quiet', '--engine', 'core', '--out', out], { stdout, stderr: new Capture() })).toBe(
+      0,
+    );
     const parsed = resultsFileSchema.safeParse(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')));
     expect(parsed.success, JSON.stringify(parsed.error?.issues.slice(0, 3))).toBe(true);
     const results = parsed.data!;
@@ -383,6 +399,8 @@ describe('npm start --help (a real process)', () => {
     const { stdout } = await run('npx', ['tsx', 'local/cli.ts', '--help'], { cwd: REPO_ROOT });
     for (const flag of [
       '--engine',
+      '--exchange',
+      '--scenario',
       '--data',
       '--signals',
       '--config',

@@ -241,7 +241,12 @@ describe('results.json', () => {
   });
 
   it('the file schema allows later top-level sections beside summary, run and trades', () => {
-    const json = { ...serializeResults(result, run), latency: { p50: 120 } };
+    const json = { ...serializeResults(result, run), scenario: { name: 'drift' } };
     expect(resultsFileSchema.safeParse(json).success).toBe(true);
+  });
+
+  it('the full engine sections are strict: a malformed latency section is rejected', () => {
+    const json = { ...serializeResults(result, run), latency: { p50: 120 } };
+    expect(resultsFileSchema.safeParse(json).success).toBe(false);
   });
 });

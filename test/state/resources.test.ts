@@ -9,7 +9,7 @@ import {
 } from '../../functions/resources.js';
 
 describe('toCreateTableInput', () => {
-  it('maps the table shape: pk/sk strings, two GSIs projecting ALL, on-demand billing', () => {
+  it('maps the table shape: pk/sk strings, three GSIs projecting ALL, on-demand billing', () => {
     expect(toCreateTableInput('tw-test')).toEqual({
       TableName: 'tw-test',
       BillingMode: 'PAY_PER_REQUEST',
@@ -20,6 +20,8 @@ describe('toCreateTableInput', () => {
         { AttributeName: 'gsi1sk', AttributeType: 'S' },
         { AttributeName: 'gsi2pk', AttributeType: 'S' },
         { AttributeName: 'gsi2sk', AttributeType: 'S' },
+        { AttributeName: 'gsi3pk', AttributeType: 'S' },
+        { AttributeName: 'gsi3sk', AttributeType: 'S' },
       ],
       KeySchema: [
         { AttributeName: 'pk', KeyType: 'HASH' },
@@ -42,6 +44,14 @@ describe('toCreateTableInput', () => {
           ],
           Projection: { ProjectionType: 'ALL' },
         },
+        {
+          IndexName: 'byClosedAt',
+          KeySchema: [
+            { AttributeName: 'gsi3pk', KeyType: 'HASH' },
+            { AttributeName: 'gsi3sk', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
       ],
     });
     expect(tableShape.partitionKey.name).toBe('pk');
@@ -54,13 +64,13 @@ describe('toCreateTableInput', () => {
 });
 
 describe('toCreateQueueInput', () => {
-  it('the order queue is FIFO, explicit dedup, 60 s visibility, 4 days retention, DLQ after 5 receives', () => {
+  it('the order queue is FIFO, explicit dedup, 360 s visibility, 4 days retention, DLQ after 5 receives', () => {
     expect(toCreateQueueInput(orderQueueShape, 'orders.fifo', { deadLetterArn: 'arn:dlq' })).toEqual({
       QueueName: 'orders.fifo',
       Attributes: {
         FifoQueue: 'true',
         ContentBasedDeduplication: 'false',
-        VisibilityTimeout: '60',
+        VisibilityTimeout: '360',
         MessageRetentionPeriod: '345600',
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: 'arn:dlq', maxReceiveCount: 5 }),
       },

@@ -45,3 +45,18 @@ export const leasePk = (name: string): string => `LEASE#${name}`;
 export const reconPk = (accountId: string): string => `RECON#${accountId}`;
 /** Sort key of a reconciliation report: `<ISO time>#<runId>` (sorts by time). */
 export const reconSk = (at: number, runId: string): string => `${new Date(at).toISOString()}#${runId}`;
+/** GSI byClosedAt partition key: `CLOSED#<accountId>` (set once, when the trade moves to CLOSED). */
+export const gsi3pk = (accountId: string): string => `CLOSED#${accountId}`;
+/** GSI byClosedAt sort key: `<ISO time the trade moved to CLOSED>#<tradeId>` (sorts by closing time). */
+export const gsi3sk = (closedAt: number, tradeId: string): string =>
+  `${new Date(closedAt).toISOString()}#${tradeId}`;
+/** Sort key of a worker's last-tick record under {@link CONTROL_PK}: `WORKER#<name>`. */
+export const workerSk = (worker: string): string => `WORKER#${worker}`;
+/** Partition key of the operator audit log. */
+export const AUDIT_PK = 'AUDIT';
+/** Sort key of an operator audit entry: `<ISO time>#<auditId>` (sorts by time). */
+export const auditSk = (at: number, auditId: string): string => `${new Date(at).toISOString()}#${auditId}`;
+/** Partition key of an account's stored performance reports. */
+export const reportPk = (accountId: string): string => `REPORT#${accountId}`;
+/** Sort key of a performance report: `<ISO time>#<runId>` (sorts by time). */
+export const reportSk = (at: number, runId: string): string => `${new Date(at).toISOString()}#${runId}`;

@@ -37,6 +37,11 @@ import {
 import type {
   AcquireLeaseResult,
   BreakerRecord,
+  ClosedTradeEntry,
+  ClosedTradesQuery,
+  OperatorAuditEntry,
+  StoredPerformanceReport,
+  WorkerTickRecord,
   BreakerState,
   BreakerUpdate,
   CreateTradeInput,
@@ -74,6 +79,7 @@ import {
   toAttrMap,
 } from './codec.js';
 import {
+  AUDIT_PK,
   CONTROL_PK,
   EVENT_PREFIX,
   INTENT_PREFIX,
@@ -85,12 +91,18 @@ import {
   gsi1sk,
   gsi2pk,
   gsi2sk,
+  gsi3pk,
+  gsi3sk,
+  auditSk,
   intentSk,
   leasePk,
   reconPk,
   reconSk,
+  reportPk,
+  reportSk,
   tradePk,
   tradingStateSk,
+  workerSk,
 } from './keys.js';
 
 /** The part of a DynamoDB client the store uses (tests wrap `send` to count requests or inject faults). */
@@ -659,6 +671,12 @@ export class DynamoTradeStore implements TradeStore {
       values[':g2sk'] = { S: gsi2sk(state.accountId, state.tradeId) };
       sets.push('gsi1pk = :g1pk', 'gsi1sk = :g1sk', 'gsi2pk = :g2pk', 'gsi2sk = :g2sk');
     }
+    if (ev.toStatus === 'CLOSED' && ev.fromStatus !== 'CLOSED') {
+      // byClosedAt: set once by the move into CLOSED and kept through FINALIZED (never removed).
+      values[':g3pk'] = { S: gsi3pk(state.accountId) };
+      values[':g3sk'] = { S: gsi3sk(ev.at, state.tradeId) };
+      sets.push('gsi3pk = :g3pk', 'gsi3sk = :g3sk');
+    }
     let cond = '#version = :v';
     if (ev.leaseToken !== null) {
       cond += ' AND leaseToken = :lt';
@@ -1173,6 +1191,190 @@ export class DynamoTradeStore implements TradeStore {
     }
     const items = await this.queryAll(
       { KeyConditionExpression: cond, ExpressionAttributeValues: values, ScanIndexForward: false },
+      limit,
+    );
+    return items.map((item) => {
+      const r = new ItemReader(item);
+      return {
+        accountId: r.str('accountId'),
+        runId: r.str('runId'),
+        at: r.num('at'),
+        report: r.map('report'),
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------- closed trades (analytics)
+
+  async listClosedTrades(query: ClosedTradesQuery): Promise<ClosedTradeEntry[]> {
+    assertId(query.accountId, 'accountId');
+    const values: Item = { ':pk': { S: gsi3pk(query.accountId) } };
+    const lo = query.fromAt;
+    const hi = query.toAt;
+    if (lo !== undefined) assertEpochMs(lo, 'fromAt');
+    if (hi !== undefined) assertEpochMs(hi, 'toAt');
+    if (lo !== undefined && hi !== undefined && lo > hi)
+      throw new InvalidInputError('fromAt', `fromAt ${lo} is after toAt ${hi}`);
+    if (query.limit !== undefined) assertInt(query.limit, 'limit', 1);
+    // ISO times are fixed width, so string order is time order; '~' sorts after every id character.
+    values[':lo'] = { S: lo === undefined ? '0000' : new Date(lo).toISOString() };
+    values[':hi'] = { S: `${hi === undefined ? '9999' : new Date(hi).toISOString()}~` };
+    const items = await this.queryAll(
+      {
+        IndexName: GSI.byClosedAt,
+        KeyConditionExpression: 'gsi3pk = :pk AND gsi3sk BETWEEN :lo AND :hi',
+        ExpressionAttributeValues: values,
+        ScanIndexForward: query.newestFirst !== true,
+      },
+      query.limit,
+    );
+    return items.map((item) => {
+      const r = new ItemReader(item);
+      const sk = r.str('gsi3sk');
+      const closedAt = Date.parse(sk.slice(0, sk.indexOf('#')));
+      if (!Number.isFinite(closedAt)) r.fail(`gsi3sk ${JSON.stringify(sk)} does not start with an ISO time`);
+      return { trade: parseTrade(item), closedAt };
+    });
+  }
+
+  // ---------------------------------------------------------------- worker ticks
+
+  async recordWorkerTick(tick: WorkerTickRecord): Promise<{ recorded: boolean }> {
+    assertId(tick.worker, 'worker', 64);
+    assertEpochMs(tick.lastTickAt, 'lastTickAt');
+    assertEpochMs(tick.startedAt, 'startedAt');
+    assertInt(tick.ticks, 'ticks', 0);
+    assertInt(tick.durationMs, 'durationMs', 0);
+    assertJsonMap(tick.detail, 'detail');
+    try {
+      await this.db.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: {
+            pk: { S: CONTROL_PK },
+            sk: { S: workerSk(tick.worker) },
+            entity: { S: 'WORKER_TICK' },
+            worker: { S: tick.worker },
+            lastTickAt: { N: String(tick.lastTickAt) },
+            startedAt: { N: String(tick.startedAt) },
+            ticks: { N: String(tick.ticks) },
+            durationMs: { N: String(tick.durationMs) },
+            detail: { M: toAttrMap(tick.detail) },
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR lastTickAt <= :at',
+          ExpressionAttributeValues: { ':at': { N: String(tick.lastTickAt) } },
+        }),
+      );
+      return { recorded: true };
+    } catch (e) {
+      if (isConditionFailure(e)) return { recorded: false };
+      throw e;
+    }
+  }
+
+  async listWorkerTicks(): Promise<WorkerTickRecord[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': { S: CONTROL_PK }, ':p': { S: workerSk('') } },
+      ConsistentRead: true,
+    });
+    return items.map((item) => {
+      const r = new ItemReader(item);
+      return {
+        worker: r.str('worker'),
+        lastTickAt: r.num('lastTickAt'),
+        startedAt: r.num('startedAt'),
+        ticks: r.num('ticks'),
+        durationMs: r.num('durationMs'),
+        detail: r.map('detail'),
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------- operator audit log
+
+  async appendAudit(entry: OperatorAuditEntry): Promise<{ created: boolean }> {
+    assertId(entry.auditId, 'auditId');
+    assertEpochMs(entry.at, 'at');
+    assertText(entry.actor, 'actor', 512);
+    assertText(entry.action, 'action', 64);
+    assertText(entry.target, 'target', 256);
+    assertJsonMap(entry.detail, 'detail');
+    return {
+      created: await this.putIfAbsent({
+        pk: { S: AUDIT_PK },
+        sk: { S: auditSk(entry.at, entry.auditId) },
+        entity: { S: 'AUDIT' },
+        auditId: { S: entry.auditId },
+        at: { N: String(entry.at) },
+        actor: { S: entry.actor },
+        action: { S: entry.action },
+        target: { S: entry.target },
+        detail: { M: toAttrMap(entry.detail) },
+      }),
+    };
+  }
+
+  async listAudit(opts: { limit?: number; sinceAt?: number } = {}): Promise<OperatorAuditEntry[]> {
+    const limit = opts.limit ?? 100;
+    assertInt(limit, 'limit', 1);
+    const values: Item = { ':pk': { S: AUDIT_PK } };
+    let cond = 'pk = :pk';
+    if (opts.sinceAt !== undefined) {
+      assertEpochMs(opts.sinceAt, 'sinceAt');
+      cond += ' AND sk >= :since';
+      values[':since'] = { S: new Date(opts.sinceAt).toISOString() };
+    }
+    const items = await this.queryAll(
+      { KeyConditionExpression: cond, ExpressionAttributeValues: values, ScanIndexForward: false },
+      limit,
+    );
+    return items.map((item) => {
+      const r = new ItemReader(item);
+      return {
+        auditId: r.str('auditId'),
+        at: r.num('at'),
+        actor: r.str('actor'),
+        action: r.str('action'),
+        target: r.str('target'),
+        detail: r.map('detail'),
+      };
+    });
+  }
+
+  // ---------------------------------------------------------------- performance reports
+
+  async putPerformanceReport(report: StoredPerformanceReport): Promise<{ created: boolean }> {
+    assertId(report.accountId, 'accountId');
+    assertId(report.runId, 'runId');
+    assertEpochMs(report.at, 'at');
+    assertJsonMap(report.report, 'report');
+    return {
+      created: await this.putIfAbsent({
+        pk: { S: reportPk(report.accountId) },
+        sk: { S: reportSk(report.at, report.runId) },
+        entity: { S: 'REPORT' },
+        accountId: { S: report.accountId },
+        runId: { S: report.runId },
+        at: { N: String(report.at) },
+        report: { M: toAttrMap(report.report) },
+      }),
+    };
+  }
+
+  async listPerformanceReports(
+    accountId: string,
+    opts: { limit?: number } = {},
+  ): Promise<StoredPerformanceReport[]> {
+    assertId(accountId, 'accountId');
+    const limit = opts.limit ?? 30;
+    assertInt(limit, 'limit', 1);
+    const items = await this.queryAll(
+      {
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: reportPk(accountId) } },
+        ScanIndexForward: false,
+      },
       limit,
     );
     return items.map((item) => {

@@ -31,4 +31,9 @@ export class InMemoryConfigSource implements ConfigSource {
   getConfig(): Promise<EngineConfig> {
     return Promise.resolve(this.config);
   }
+
+  /** Nothing is cached in memory: answers the configuration in force. */
+  reload(): Promise<EngineConfig> {
+    return Promise.resolve(this.config);
+  }
 }

@@ -12,7 +12,7 @@ import type { ConfigSource } from '../../ports/config.js';
 
 /** The part of Powertools' SSMProvider this adapter uses (tests pass a stand-in). */
 export interface ParameterReader {
-  get(name: string, options?: { maxAge?: number }): Promise<unknown>;
+  get(name: string, options?: { maxAge?: number; forceFetch?: boolean }): Promise<unknown>;
 }
 
 /** Options of {@link SsmConfigSource}. */
@@ -41,11 +41,23 @@ export class SsmConfigSource implements ConfigSource {
     this.reader = opts.reader ?? new SSMProvider();
   }
 
-  async getConfig(): Promise<EngineConfig> {
+  getConfig(): Promise<EngineConfig> {
+    return this.read(false);
+  }
+
+  /** Reads the parameter now, bypassing the cache (config reload); an invalid value keeps the old one. */
+  reload(): Promise<EngineConfig> {
+    return this.read(true);
+  }
+
+  private async read(forceFetch: boolean): Promise<EngineConfig> {
     const source = `SSM parameter ${this.opts.parameterName}`;
     let text: unknown;
     try {
-      text = await this.reader.get(this.opts.parameterName, { maxAge: this.maxAge });
+      text = await this.reader.get(this.opts.parameterName, {
+        maxAge: this.maxAge,
+        ...(forceFetch ? { forceFetch: true } : {}),
+      });
     } catch (e) {
       throw new ConfigUnavailableError(source, `read failed (${(e as Error).message})`, e);
     }

@@ -13,6 +13,8 @@ const envSchema = z.object({
   CONFIG_PARAMETER: z.string().min(1).optional(),
   /** The FIFO order queue (the state machine sends to it; handlers may too). */
   ORDER_QUEUE_URL: z.url().optional(),
+  /** The SNS topic the daily reporter publishes to (the alarm/report topic). */
+  REPORT_TOPIC_ARN: z.string().startsWith('arn:').optional(),
   /** Seconds the configuration is cached (default 60). */
   CONFIG_MAX_AGE_SECONDS: z.coerce.number().nonnegative().optional(),
 });
