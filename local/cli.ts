@@ -37,6 +37,7 @@ import {
 } from './paths.js';
 import { type RunInfo, serializeResults, writeResults } from './replay/results.js';
 import type { ReplayInput, ReplayResult } from './replay/types.js';
+import type { ReconciliationSection } from './runtime/drift-scenario.js';
 import { runIfEntryPoint } from './entry-point.js';
 import { renderReport, writeReport } from './report/report.js';
 
@@ -65,11 +66,11 @@ export const ENGINES = ['full', 'core'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 /** The exchanges `--exchange` knows (the full engine's exchange; the core engine uses its fill model). */
-export const EXCHANGES = ['paper'] as const;
+export const EXCHANGES = ['paper', 'binanceusdm-stub'] as const;
 export type ExchangeName = (typeof EXCHANGES)[number];
 
 /** The scenarios `--scenario` knows. */
-export const SCENARIOS = ['default'] as const;
+export const SCENARIOS = ['default', 'drift'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 /** Everything a run needs, after parsing and defaults. Times are epoch ms, [from, to). */
@@ -156,10 +157,6 @@ function parseEngine(value: string): EngineName {
 function parseExchange(value: string): ExchangeName {
   const v = value.trim().toLowerCase();
   if ((EXCHANGES as readonly string[]).includes(v)) return v as ExchangeName;
-  if (v === 'binanceusdm-stub')
-    throw new Error(
-      'exchange "binanceusdm-stub" (ccxt through the local Binance protocol stub) is not available in the replay yet; use --exchange paper',
-    );
   throw new Error(`unknown exchange "${value}"; available: ${EXCHANGES.join(', ')}`);
 }
 
@@ -215,12 +212,18 @@ export function buildProgram(): Command {
         .argParser(argParser(parseEngine)),
     )
     .addOption(
-      new Option('--exchange <name>', 'exchange of the full engine: paper (driven by the candles)')
+      new Option(
+        '--exchange <name>',
+        'exchange of the full engine: paper (driven by the candles) or binanceusdm-stub (the real ccxt binanceusdm client against the local Binance USD-M protocol stub, backed by the same paper exchange)',
+      )
         .default(CLI_DEFAULTS.exchange)
         .argParser(argParser(parseExchange)),
     )
     .addOption(
-      new Option('--scenario <name>', 'scenario to run: default (the signals as given)')
+      new Option(
+        '--scenario <name>',
+        'scenario to run: default (the signals as given), drift (then a reconciliation drill, see docs/operations.md)',
+      )
         .default(CLI_DEFAULTS.scenario)
         .argParser(argParser(parseScenario)),
     )
@@ -363,6 +366,12 @@ export function parseCliArgs(argv: readonly string[], cwd = process.cwd()): CliP
     return {
       kind: 'error',
       message: `--from (${new Date(from).toISOString()}) must be before --to (${new Date(to!).toISOString()})`,
+    };
+  }
+  if (o.engine === 'core' && o.exchange !== 'paper') {
+    return {
+      kind: 'error',
+      message: `--exchange ${o.exchange} needs --engine full (the core engine fills orders with its fill model)`,
     };
   }
   const path = (p: string) => resolve(cwd, p);
@@ -696,7 +705,11 @@ export type ReplayRunner = (input: ReplayInput) => ReplayResult | Promise<Replay
 async function defaultRunner(options: CliOptions): Promise<ReplayRunner> {
   if (options.engine === 'full') {
     const { runFullReplay } = await import('./runtime/full-replay.js');
-    return (input) => runFullReplay(input, options.seed === null ? {} : { seed: options.seed });
+    return (input) =>
+      runFullReplay(input, {
+        exchange: options.exchange,
+        ...(options.seed === null ? {} : { seed: options.seed }),
+      });
   }
   const { runCoreReplay } = await import('./replay/engine.js');
   return runCoreReplay;
@@ -746,9 +759,10 @@ export async function main(
       )
     : null;
   let result: ReplayResult;
+  let reconciliation: ReconciliationSection | null = null;
   try {
     let startedBar = false;
-    result = await replay({
+    const input: ReplayInput = {
       ...prepared.input,
       onProgress: (done, total) => {
         if (!bar) return;
@@ -757,19 +771,31 @@ export async function main(
           startedBar = true;
         } else bar.update(done);
       },
-    });
+    };
+    if (options.scenario === 'drift') {
+      const { runDriftScenario } = await import('./runtime/drift-scenario.js');
+      ({ result, reconciliation } = await runDriftScenario(input, { engine: replay }));
+    } else result = await replay(input);
   } finally {
     bar?.stop();
   }
   let resultsFile: string | null = null;
   if (options.outDir !== null) {
     const resultsDoc = serializeResults(result, prepared.run);
+    if (reconciliation !== null) resultsDoc.reconciliation = reconciliation;
     resultsFile = await writeResults(options.outDir, resultsDoc);
     await writeReport(options.outDir, renderReport(resultsDoc, prepared.input.candles));
   }
   io.stdout.write(
     renderSummary(result, { run: prepared.run, totalMs: performance.now() - started, resultsFile }),
   );
+  if (reconciliation !== null) {
+    const [dry, applied, again] = reconciliation.runs;
+    io.stdout.write(
+      `Reconciliation drill (${reconciliation.drifts.length} drifts): dry run ${dry?.mismatches ?? 0} findings, ` +
+        `applied ${applied?.actions.length ?? 0} actions, dry run again ${again?.mismatches ?? 0} findings\n`,
+    );
+  }
   return 0;
 }
 

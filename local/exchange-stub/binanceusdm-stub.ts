@@ -37,6 +37,7 @@ import type {
   Fill,
   OrderKind,
   OrderRequest,
+  Ticker,
 } from '../../functions/ports/exchange.js';
 
 /** The stub's own faults (on top of whatever the backing port injects). */
@@ -733,9 +734,26 @@ export class BinanceUsdmStub {
     return p.symbol === undefined ? Object.keys(markets) : [await this.symbolOf(p.symbol)];
   }
 
-  private async ticker24hr(p: Record<string, string>): Promise<unknown> {
+  /**
+   * The tickers a ticker endpoint answers: the one symbol asked for (its errors pass through), or — without a
+   * symbol, as Binance does — every market that has a price (markets not yet priced are left out, not failed).
+   */
+  private async tickersOf(p: Record<string, string>): Promise<Record<string, Ticker>> {
     const symbols = await this.symbolsOf(p);
-    const tickers = await this.port.fetchTickers(symbols);
+    if (p.symbol !== undefined) return this.port.fetchTickers(symbols);
+    const out: Record<string, Ticker> = {};
+    for (const symbol of symbols) {
+      try {
+        out[symbol] = await this.port.fetchTicker(symbol);
+      } catch {
+        // no price yet for this market
+      }
+    }
+    return out;
+  }
+
+  private async ticker24hr(p: Record<string, string>): Promise<unknown> {
+    const tickers = await this.tickersOf(p);
     const rows = Object.values(tickers).map((t) => ({
       symbol: this.exchangeIdOf(t.symbol),
       priceChange: '0',
@@ -758,8 +776,7 @@ export class BinanceUsdmStub {
   }
 
   private async bookTicker(p: Record<string, string>): Promise<unknown> {
-    const symbols = await this.symbolsOf(p);
-    const tickers = await this.port.fetchTickers(symbols);
+    const tickers = await this.tickersOf(p);
     const rows = Object.values(tickers).map((t) => ({
       symbol: this.exchangeIdOf(t.symbol),
       bidPrice: (t.bid ?? t.last).toFixed(),
@@ -772,8 +789,7 @@ export class BinanceUsdmStub {
   }
 
   private async tickerPrice(p: Record<string, string>): Promise<unknown> {
-    const symbols = await this.symbolsOf(p);
-    const tickers = await this.port.fetchTickers(symbols);
+    const tickers = await this.tickersOf(p);
     const rows = Object.values(tickers).map((t) => ({
       symbol: this.exchangeIdOf(t.symbol),
       price: t.last.toFixed(),

@@ -30,6 +30,9 @@ import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-s
 import type { APIGatewayProxyEventV2, ScheduledEvent } from 'aws-lambda';
 import { DynamoTradeStore } from '../../functions/adapters/dynamodb/trade-store.js';
 import { PaperExchange } from '../../functions/adapters/paper/paper-exchange.js';
+import { createBinanceUsdmExchange } from '../../functions/adapters/ccxt/binanceusdm.js';
+import { StaticCredentialsProvider } from '../../functions/adapters/ccxt/credentials.js';
+import { BinanceUsdmStub } from '../exchange-stub/binanceusdm-stub.js';
 import type { PaperExchangeOptions } from '../../functions/adapters/paper/paper-exchange.js';
 import { pollOnce } from '../../functions/adapters/sqs/local-event-source.js';
 import { computePerformance } from '../../functions/core/analytics.js';
@@ -75,6 +78,12 @@ import { LocalStepFunctions } from './sfn.js';
 export interface FullReplayOptions {
   /** Seed of the modeled exchange latency and the executor's jitter (default 1). */
   seed?: number;
+  /**
+   * `paper` (default): the handlers talk to the paper exchange through the port. `binanceusdm-stub`: they
+   * talk to the real ccxt `binanceusdm` client, whose HTTP requests go to the local Binance USD-M protocol
+   * stub (`local/exchange-stub/binanceusdm-stub.ts`) backed by the same paper exchange.
+   */
+  exchange?: 'paper' | 'binanceusdm-stub';
   /** Simulated latency of one order call, ms: uniform in [min, max] (default 20–80). */
   orderLatencyMs?: { min: number; max: number };
 }
@@ -359,6 +368,7 @@ export async function runFullReplay(
   logger.setLogLevel('SILENT');
   let emu: Emulators | undefined;
   let sfn: LocalStepFunctions | undefined;
+  let stopStubs: () => Promise<void> = () => Promise.resolve();
   try {
     emu = await startEmulators();
     const e = emu;
@@ -398,6 +408,32 @@ export async function runFullReplay(
       return p;
     };
     for (const id of config.accounts.keys()) paperFor(id);
+    // With the Binance stub, one stub per account (backed by its paper exchange) and one real ccxt client
+    // whose HTTP requests the scheduler counts as busy, so simulated time stands still while they run.
+    const stubs: BinanceUsdmStub[] = [];
+    stopStubs = () => Promise.all(stubs.map((st) => st.close())).then(() => undefined);
+    const ccxtClients = new Map<string, ExchangePort>();
+    const exchangeFor = (accountId: string): ExchangePort => {
+      if ((options.exchange ?? 'paper') === 'paper') return paperFor(accountId);
+      let client = ccxtClients.get(accountId);
+      if (!client) {
+        const stubReady = BinanceUsdmStub.start(paperFor(accountId), { now: () => sched.now() }).then(
+          (st) => {
+            stubs.push(st);
+            return st;
+          },
+        );
+        client = createBinanceUsdmExchange({
+          accountId,
+          credentials: new StaticCredentialsProvider({ apiKey: 'local-key', secret: 'local-secret' }),
+          enableRateLimit: false,
+          fetchImplementation: (url, init) =>
+            sched.track(async () => (await stubReady).fetchImplementation(url, init)),
+        });
+        ccxtClients.set(accountId, client);
+      }
+      return client;
+    };
     const withLatency = (port: ExchangePort): ExchangePort =>
       new Proxy(port, {
         get(target, prop, receiver) {
@@ -471,7 +507,7 @@ export async function runFullReplay(
       store,
       clock: sched,
       config: configSource,
-      exchangeFor: (account) => withLatency(paperFor(account.accountId)),
+      exchangeFor: (account) => withLatency(exchangeFor(account.accountId)),
       sleep: sched.sleep,
       random: seededRandom(seed + 1),
     });
@@ -775,6 +811,7 @@ export async function runFullReplay(
     await sfn?.stop().catch(() => undefined);
     setContext(undefined);
     logger.setLogLevel(previousLogLevel);
+    await stopStubs();
     await emu?.stop();
   }
 }

@@ -88,6 +88,16 @@ export class SimScheduler implements Clock {
     );
   }
 
+  /** Counts `work` as busy while it runs, like an instrumented client's request (e.g. HTTP to a local stub). */
+  async track<T>(work: () => Promise<T>): Promise<T> {
+    this.busy++;
+    try {
+      return await work();
+    } finally {
+      this.release();
+    }
+  }
+
   /** Sleeps `ms` of simulated time (the handlers' sleep, modeled latency); 0 ms or less returns at once. */
   sleep = (ms: number): Promise<void> => {
     if (!(ms > 0)) return Promise.resolve();

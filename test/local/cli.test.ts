@@ -99,16 +99,21 @@ describe('parseCliArgs', () => {
     expect(error(['--engine', 'warp'])).toMatch(/unknown engine "warp"; available: full, core/);
   });
 
-  it('accepts the paper exchange and the default scenario; other names are clear errors', () => {
+  it('accepts the paper exchange, the Binance stub and the default scenario; other names are clear errors', () => {
     expect(options(['--exchange', 'paper', '--scenario', 'default'])).toMatchObject({
       exchange: 'paper',
       scenario: 'default',
     });
-    expect(error(['--exchange', 'binanceusdm-stub'])).toMatch(
-      /binanceusdm-stub.*not available .*use --exchange paper/,
+    expect(options(['--exchange', 'binanceusdm-stub'])).toMatchObject({ exchange: 'binanceusdm-stub' });
+    expect(error(['--engine', 'core', '--exchange', 'binanceusdm-stub'])).toMatch(
+      /--exchange binanceusdm-stub needs --engine full/,
     );
-    expect(error(['--exchange', 'kraken'])).toMatch(/unknown exchange "kraken"; available: paper/);
-    expect(error(['--scenario', 'drift'])).toMatch(/unknown scenario "drift"; available: default/);
+    expect(error(['--exchange', 'kraken'])).toMatch(
+      /unknown exchange "kraken"; available: paper, binanceusdm-stub/,
+    );
+    expect(error(['--scenario', 'nonesuch'])).toMatch(
+      /unknown scenario "nonesuch"; available: default, drift/,
+    );
   });
 
   it('reads --from/--to as UTC dates, date-times and offsets', () => {
@@ -319,8 +324,8 @@ describe('main', () => {
     const runner: ReplayRunner = () => {
       throw new Error('must not run');
     };
-    expect(await main(['--out', out, '--scenario', 'drift'], { stdout, stderr }, runner)).toBe(2);
-    expect(stderr.text).toMatch(/^error: .*unknown scenario "drift"/);
+    expect(await main(['--out', out, '--scenario', 'nonesuch'], { stdout, stderr }, runner)).toBe(2);
+    expect(stderr.text).toMatch(/^error: .*unknown scenario "nonesuch"/);
     expect(stdout.text).toBe('');
     await expect(stat(out)).rejects.toThrow(/ENOENT/);
   });
