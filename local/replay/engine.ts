@@ -53,7 +53,6 @@ import {
   marketFill,
   type RestingOrder,
 } from '../../functions/core/fill-model.js';
-import { computePerformance, type ClosedTradeRecord } from '../../functions/core/analytics.js';
 import {
   type Candle,
   closingOrderSide,
@@ -62,7 +61,8 @@ import {
   type PriceObservation,
   sideSign,
 } from '../../functions/core/types.js';
-import type { ReplayInput, ReplayResult, ReplaySummary, TradeResult } from './types.js';
+import type { ReplayInput, ReplayResult, TradeResult } from './types.js';
+import { emptyResult, signalTime, summarizeReplay } from './summary.js';
 
 /** Exit reason recorded when the resting stop fills, by why the stop was where it was. */
 const STOP_EXIT_REASON: Record<StopMoveReason, string> = {
@@ -750,7 +750,19 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
   }
 
   const trades = runs.map((r) => r.result);
-  const summary = summarize(trades, runs, {
+  const stopCounters = {
+    applied: 0,
+    skippedMinStep: 0,
+    failSafeRejections: 0,
+    failSafeTightened: counters.failSafeTightened,
+  };
+  for (const r of runs) {
+    if (!r.position) continue;
+    stopCounters.applied += r.position.counters.stopMoves;
+    stopCounters.skippedMinStep += r.position.counters.skippedMinStep;
+    stopCounters.failSafeRejections += r.position.counters.failSafeRejections;
+  }
+  const summary = summarizeReplay(trades, stopCounters, {
     engine: 'core',
     from,
     to,
@@ -759,7 +771,6 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
     signals: sortedSignals.length,
     duplicateSignals,
     startingEquity: [...config.accounts.values()].reduce((sum, a) => sum.plus(a.equity ?? ZERO), ZERO),
-    failSafeTightened: counters.failSafeTightened,
     wallMs: performance.now() - started,
   });
   return { summary, trades };
@@ -769,125 +780,6 @@ function isFinished(status: TradeStatus): boolean {
   return status === 'FINALIZED' || status === 'CANCELLED' || status === 'FAILED';
 }
 
-function signalTime(s: Signal): number {
-  if (s.at === undefined)
-    throw new RangeError(`signal ${s.signalId} has no "at" time; replayed signals need one`);
-  return Date.parse(s.at);
-}
-
 function emptyMilestones(tracker: MilestoneTracker): Record<string, number | null> {
   return Object.fromEntries(tracker.thresholds.map((t) => [String(t), null]));
-}
-
-function emptyResult(s: Signal): TradeResult {
-  return {
-    tradeId: tradeIdFor(s),
-    signalId: s.signalId,
-    accountId: s.accountId,
-    symbol: s.symbol,
-    side: s.side,
-    status: 'PENDING',
-    outcome: 'CANCELLED',
-    statusReason: null,
-    signalAt: signalTime(s),
-    entryFilledAt: null,
-    entryPrice: null,
-    qty: null,
-    stopPlacedAt: null,
-    stops: [],
-    takeProfit: null,
-    exitAt: null,
-    exitPrice: null,
-    exitReason: null,
-    realizedPnl: null,
-    fees: ZERO,
-    maxLoss: null,
-    milestones: {},
-    shadowMilestones: {},
-    partialExits: [],
-    entrySlippage: null,
-  };
-}
-
-function summarize(
-  trades: TradeResult[],
-  runs: Run[],
-  meta: {
-    engine: 'core' | 'full';
-    from: number;
-    to: number;
-    symbols: string[];
-    candles: number;
-    signals: number;
-    duplicateSignals: number;
-    startingEquity: Decimal;
-    failSafeTightened: number;
-    wallMs: number;
-  },
-): ReplaySummary {
-  const closed: ClosedTradeRecord[] = trades
-    .filter((t) => t.entryFilledAt !== null && t.exitAt !== null && t.realizedPnl !== null)
-    .map((t) => ({
-      tradeId: t.tradeId,
-      accountId: t.accountId,
-      symbol: t.symbol,
-      side: t.side,
-      entryFilledAt: t.entryFilledAt!,
-      exitAt: t.exitAt!,
-      realizedPnl: t.realizedPnl!,
-      milestones: t.milestones,
-    }));
-  const equity = meta.startingEquity.gt(0) ? meta.startingEquity : new D(10_000);
-  const perf = computePerformance(closed, { startingEquity: equity });
-  const thresholds = Object.keys(perf.milestones);
-  const milestones: ReplaySummary['milestones'] = {};
-  for (const t of thresholds) {
-    milestones[t] = {
-      live: trades.filter((x) => x.milestones[t] !== null && x.milestones[t] !== undefined).length,
-      shadow: trades.filter((x) => x.shadowMilestones[t] !== null && x.shadowMilestones[t] !== undefined)
-        .length,
-      medianSeconds: perf.milestones[t]?.medianSeconds ?? null,
-    };
-  }
-  const exitReasons: Record<string, number> = {};
-  for (const t of trades) if (t.exitReason) exitReasons[t.exitReason] = (exitReasons[t.exitReason] ?? 0) + 1;
-  let applied = 0;
-  let skippedMinStep = 0;
-  let failSafeRejections = 0;
-  for (const r of runs) {
-    if (!r.position) continue;
-    applied += r.position.counters.stopMoves;
-    skippedMinStep += r.position.counters.skippedMinStep;
-    failSafeRejections += r.position.counters.failSafeRejections;
-  }
-  return {
-    engine: meta.engine,
-    from: meta.from,
-    to: meta.to,
-    symbols: meta.symbols,
-    candles: meta.candles,
-    signals: meta.signals,
-    duplicateSignals: meta.duplicateSignals,
-    trades: closed.length,
-    skipped: trades.filter((t) => t.outcome === 'SKIPPED').length,
-    cancelled: trades.filter((t) => t.outcome === 'CANCELLED').length,
-    failed: trades.filter((t) => t.outcome === 'FAILED').length,
-    wins: perf.wins,
-    losses: perf.losses,
-    netPnl: perf.netPnl,
-    fees: trades.reduce((sum, t) => sum.plus(t.fees), ZERO),
-    winRate: perf.winRate,
-    profitFactor: perf.profitFactor,
-    expectancy: perf.expectancy,
-    sharpe: perf.sharpe,
-    sortino: perf.sortino,
-    maxDrawdown: perf.maxDrawdown.absolute,
-    maxDrawdownPct: perf.maxDrawdown.relative * 100,
-    milestones,
-    stopUpdates: { applied, skippedMinStep },
-    failSafeRejections,
-    failSafeTightened: meta.failSafeTightened,
-    exitReasons,
-    wallMs: meta.wallMs,
-  };
 }

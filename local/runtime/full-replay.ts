@@ -35,8 +35,6 @@ import { StaticCredentialsProvider } from '../../functions/adapters/ccxt/credent
 import { BinanceUsdmStub } from '../exchange-stub/binanceusdm-stub.js';
 import type { PaperExchangeOptions } from '../../functions/adapters/paper/paper-exchange.js';
 import { pollOnce } from '../../functions/adapters/sqs/local-event-source.js';
-import { computePerformance } from '../../functions/core/analytics.js';
-import type { ClosedTradeRecord } from '../../functions/core/analytics.js';
 import { accountConfig } from '../../functions/core/config.js';
 import type { EngineConfig } from '../../functions/core/config.js';
 import { D, ZERO } from '../../functions/core/decimal.js';
@@ -65,7 +63,8 @@ import { RecordingMetrics, logger } from '../../functions/handlers/shared/powert
 import type { ConfigSource } from '../../functions/ports/config.js';
 import type { ExchangeMarket, ExchangePort, Fill } from '../../functions/ports/exchange.js';
 import type { JsonMap, TradeEvent, TradeRecord } from '../../functions/ports/trade-store.js';
-import type { ReplayInput, ReplayResult, ReplaySummary, StopChange, TradeResult } from '../replay/types.js';
+import { emptyResult, signalTime, summarizeReplay } from '../replay/summary.js';
+import type { ReplayInput, ReplayResult, StopChange, TradeResult } from '../replay/types.js';
 import type { CostModelSection, InvariantCheck, InvariantsSection, LatencySection } from '../replay/types.js';
 import { PRICES, UsageCounter, priceUsage, usageDiff, usageScale } from './cost-model.js';
 import type { Usage } from './cost-model.js';
@@ -219,12 +218,6 @@ export function signalJson(s: Signal): Record<string, unknown> {
   if (s.tags !== undefined) out.tags = [...s.tags];
   if (s.at !== undefined) out.at = s.at;
   return out;
-}
-
-function signalTime(s: Signal): number {
-  if (s.at === undefined)
-    throw new RangeError(`signal ${s.signalId} has no "at" time; replayed signals need one`);
-  return Date.parse(s.at);
 }
 
 function httpEvent(body: unknown, at: number): APIGatewayProxyEventV2 {
@@ -795,7 +788,21 @@ export async function runFullReplay(
       seed,
     };
 
-    const summary = summarize(trades, records, {
+    const stopCounters = {
+      applied: 0,
+      skippedMinStep: 0,
+      failSafeRejections: 0,
+      failSafeTightened: trades.filter((t) => t.stops[0]?.reason === 'FAILSAFE_TIGHTEN').length,
+    };
+    for (const { trade } of records) {
+      const c = asMap(asMap(trade.data.position)?.counters);
+      if (!c) continue;
+      stopCounters.applied += num(c.stopMoves) ?? 0;
+      stopCounters.skippedMinStep += num(c.skippedMinStep) ?? 0;
+      stopCounters.failSafeRejections += num(c.failSafeRejections) ?? 0;
+    }
+    const summary = summarizeReplay(trades, stopCounters, {
+      engine: 'full',
       from,
       to,
       symbols,
@@ -820,36 +827,6 @@ function toExchangeMarket(symbol: string, rules: MarketRules): ExchangeMarket {
   const m = /^([A-Z0-9]+)\/([A-Z0-9]+)/.exec(symbol);
   if (!m) throw new RangeError(`market symbol must look like BASE/QUOTE:SETTLE, got "${symbol}"`);
   return { ...rules, symbol, id: `${m[1]}${m[2]}`, base: m[1]!, quote: m[2]!, contractSize: new D(1) };
-}
-
-function emptyResult(s: Signal): TradeResult {
-  return {
-    tradeId: tradeIdFor(s),
-    signalId: s.signalId,
-    accountId: s.accountId,
-    symbol: s.symbol,
-    side: s.side,
-    status: 'PENDING',
-    outcome: 'CANCELLED',
-    statusReason: null,
-    signalAt: signalTime(s),
-    entryFilledAt: null,
-    entryPrice: null,
-    qty: null,
-    stopPlacedAt: null,
-    stops: [],
-    takeProfit: null,
-    exitAt: null,
-    exitPrice: null,
-    exitReason: null,
-    realizedPnl: null,
-    fees: ZERO,
-    maxLoss: null,
-    milestones: {},
-    shadowMilestones: {},
-    partialExits: [],
-    entrySlippage: null,
-  };
 }
 
 function asMap(v: unknown): JsonMap | null {
@@ -1011,88 +988,6 @@ function tradeResult(
     if (str(settlement.fees) !== null) r.fees = new D(str(settlement.fees)!);
   }
   return r;
-}
-
-/** The summary of the full run, by the same definitions as the core replay's (docs/replay.md). */
-function summarize(
-  trades: readonly TradeResult[],
-  records: readonly { result: TradeResult; trade: TradeRecord }[],
-  meta: {
-    from: number;
-    to: number;
-    symbols: string[];
-    candles: number;
-    signals: number;
-    duplicateSignals: number;
-    startingEquity: Decimal;
-    wallMs: number;
-  },
-): ReplaySummary {
-  const closed: ClosedTradeRecord[] = trades
-    .filter((t) => t.entryFilledAt !== null && t.exitAt !== null && t.realizedPnl !== null)
-    .map((t) => ({
-      tradeId: t.tradeId,
-      accountId: t.accountId,
-      symbol: t.symbol,
-      side: t.side,
-      entryFilledAt: t.entryFilledAt!,
-      exitAt: t.exitAt!,
-      realizedPnl: t.realizedPnl!,
-      milestones: t.milestones,
-    }));
-  const equity = meta.startingEquity.gt(0) ? meta.startingEquity : new D(10_000);
-  const perf = computePerformance(closed, { startingEquity: equity });
-  const milestones: ReplaySummary['milestones'] = {};
-  for (const t of Object.keys(perf.milestones)) {
-    milestones[t] = {
-      live: trades.filter((x) => x.milestones[t] !== null && x.milestones[t] !== undefined).length,
-      shadow: trades.filter((x) => x.shadowMilestones[t] !== null && x.shadowMilestones[t] !== undefined)
-        .length,
-      medianSeconds: perf.milestones[t]?.medianSeconds ?? null,
-    };
-  }
-  const exitReasons: Record<string, number> = {};
-  for (const t of trades) if (t.exitReason) exitReasons[t.exitReason] = (exitReasons[t.exitReason] ?? 0) + 1;
-  let applied = 0;
-  let skippedMinStep = 0;
-  let failSafeRejections = 0;
-  for (const { trade } of records) {
-    const counters = asMap(asMap(trade.data.position)?.counters);
-    if (!counters) continue;
-    applied += num(counters.stopMoves) ?? 0;
-    skippedMinStep += num(counters.skippedMinStep) ?? 0;
-    failSafeRejections += num(counters.failSafeRejections) ?? 0;
-  }
-  return {
-    engine: 'full',
-    from: meta.from,
-    to: meta.to,
-    symbols: meta.symbols,
-    candles: meta.candles,
-    signals: meta.signals,
-    duplicateSignals: meta.duplicateSignals,
-    trades: closed.length,
-    skipped: trades.filter((t) => t.outcome === 'SKIPPED').length,
-    cancelled: trades.filter((t) => t.outcome === 'CANCELLED').length,
-    failed: trades.filter((t) => t.outcome === 'FAILED').length,
-    wins: perf.wins,
-    losses: perf.losses,
-    netPnl: perf.netPnl,
-    fees: trades.reduce((sum, t) => sum.plus(t.fees), ZERO),
-    winRate: perf.winRate,
-    profitFactor: perf.profitFactor,
-    expectancy: perf.expectancy,
-    sharpe: perf.sharpe,
-    sortino: perf.sortino,
-    maxDrawdown: perf.maxDrawdown.absolute,
-    maxDrawdownPct: perf.maxDrawdown.relative * 100,
-    milestones,
-    stopUpdates: { applied, skippedMinStep },
-    failSafeRejections,
-    failSafeTightened: trades.filter((t) => t.stops[0]?.reason === 'FAILSAFE_TIGHTEN').length,
-    exitReasons,
-    wallMs: meta.wallMs,
-  };
 }
 
 /** Every invariant of docs/replay.md ("Full engine"), with its violations. */
