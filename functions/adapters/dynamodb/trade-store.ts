@@ -1158,21 +1158,12 @@ export class DynamoTradeStore implements TradeStore {
   // ---------------------------------------------------------------- reconciliation reports
 
   async putReconReport(report: ReconReport): Promise<{ created: boolean }> {
-    assertId(report.accountId, 'accountId');
-    assertId(report.runId, 'runId');
-    assertEpochMs(report.at, 'at');
-    assertJsonMap(report.report, 'report');
-    return {
-      created: await this.putIfAbsent({
-        pk: { S: reconPk(report.accountId) },
-        sk: { S: reconSk(report.at, report.runId) },
-        entity: { S: 'RECON' },
-        accountId: { S: report.accountId },
-        runId: { S: report.runId },
-        at: { N: String(report.at) },
-        report: { M: toAttrMap(report.report) },
-      }),
-    };
+    return this.putAccountReport(
+      'RECON',
+      report,
+      reconPk(report.accountId),
+      reconSk(report.at, report.runId),
+    );
   }
 
   async listReconReports(
@@ -1180,28 +1171,7 @@ export class DynamoTradeStore implements TradeStore {
     opts: { limit?: number; sinceAt?: number } = {},
   ): Promise<ReconReport[]> {
     assertId(accountId, 'accountId');
-    const limit = opts.limit ?? 50;
-    assertInt(limit, 'limit', 1);
-    const values: Item = { ':pk': { S: reconPk(accountId) } };
-    let cond = 'pk = :pk';
-    if (opts.sinceAt !== undefined) {
-      assertEpochMs(opts.sinceAt, 'sinceAt');
-      cond += ' AND sk >= :since';
-      values[':since'] = { S: new Date(opts.sinceAt).toISOString() };
-    }
-    const items = await this.queryAll(
-      { KeyConditionExpression: cond, ExpressionAttributeValues: values, ScanIndexForward: false },
-      limit,
-    );
-    return items.map((item) => {
-      const r = new ItemReader(item);
-      return {
-        accountId: r.str('accountId'),
-        runId: r.str('runId'),
-        at: r.num('at'),
-        report: r.map('report'),
-      };
-    });
+    return this.listAccountReports(reconPk(accountId), opts.limit ?? 50, opts.sinceAt);
   }
 
   // ---------------------------------------------------------------- closed trades (analytics)
@@ -1345,15 +1315,38 @@ export class DynamoTradeStore implements TradeStore {
   // ---------------------------------------------------------------- performance reports
 
   async putPerformanceReport(report: StoredPerformanceReport): Promise<{ created: boolean }> {
+    return this.putAccountReport(
+      'REPORT',
+      report,
+      reportPk(report.accountId),
+      reportSk(report.at, report.runId),
+    );
+  }
+
+  async listPerformanceReports(
+    accountId: string,
+    opts: { limit?: number } = {},
+  ): Promise<StoredPerformanceReport[]> {
+    assertId(accountId, 'accountId');
+    return this.listAccountReports(reportPk(accountId), opts.limit ?? 30);
+  }
+
+  /** Stores a per-account report (reconciliation or performance) once: same account, time and runId → false. */
+  private async putAccountReport(
+    entity: 'RECON' | 'REPORT',
+    report: { accountId: string; runId: string; at: number; report: JsonMap },
+    pk: string,
+    sk: string,
+  ): Promise<{ created: boolean }> {
     assertId(report.accountId, 'accountId');
     assertId(report.runId, 'runId');
     assertEpochMs(report.at, 'at');
     assertJsonMap(report.report, 'report');
     return {
       created: await this.putIfAbsent({
-        pk: { S: reportPk(report.accountId) },
-        sk: { S: reportSk(report.at, report.runId) },
-        entity: { S: 'REPORT' },
+        pk: { S: pk },
+        sk: { S: sk },
+        entity: { S: entity },
         accountId: { S: report.accountId },
         runId: { S: report.runId },
         at: { N: String(report.at) },
@@ -1362,19 +1355,22 @@ export class DynamoTradeStore implements TradeStore {
     };
   }
 
-  async listPerformanceReports(
-    accountId: string,
-    opts: { limit?: number } = {},
-  ): Promise<StoredPerformanceReport[]> {
-    assertId(accountId, 'accountId');
-    const limit = opts.limit ?? 30;
+  /** Per-account reports under `pk`, newest first; `sinceAt` keeps those at or after it (sk starts with the ISO time). */
+  private async listAccountReports(
+    pk: string,
+    limit: number,
+    sinceAt?: number,
+  ): Promise<{ accountId: string; runId: string; at: number; report: JsonMap }[]> {
     assertInt(limit, 'limit', 1);
+    const values: Item = { ':pk': { S: pk } };
+    let cond = 'pk = :pk';
+    if (sinceAt !== undefined) {
+      assertEpochMs(sinceAt, 'sinceAt');
+      cond += ' AND sk >= :since';
+      values[':since'] = { S: new Date(sinceAt).toISOString() };
+    }
     const items = await this.queryAll(
-      {
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': { S: reportPk(accountId) } },
-        ScanIndexForward: false,
-      },
+      { KeyConditionExpression: cond, ExpressionAttributeValues: values, ScanIndexForward: false },
       limit,
     );
     return items.map((item) => {
