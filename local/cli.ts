@@ -222,7 +222,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--scenario <name>',
-        'scenario to run: default (the signals as given), drift (then a reconciliation drill, see docs/operations.md)',
+        'scenario to run: default (the signals as given), drift (the full engine, then drift on its exchange reconciled by its reconciler, see docs/operations.md)',
       )
         .default(CLI_DEFAULTS.scenario)
         .argParser(argParser(parseScenario)),
@@ -366,6 +366,13 @@ export function parseCliArgs(argv: readonly string[], cwd = process.cwd()): CliP
     return {
       kind: 'error',
       message: `--from (${new Date(from).toISOString()}) must be before --to (${new Date(to!).toISOString()})`,
+    };
+  }
+  if (o.engine === 'core' && o.scenario === 'drift') {
+    return {
+      kind: 'error',
+      message:
+        "--scenario drift needs --engine full (the drift is made on the engine's exchange and reconciled through its handlers and state machine)",
     };
   }
   if (o.engine === 'core' && o.exchange !== 'paper') {
@@ -546,6 +553,16 @@ export async function prepareRun(options: CliOptions): Promise<PreparedRun> {
     candles.set(l.symbol, l.candles);
     gaps.set(l.symbol, clipGaps(l.gaps, options.from, options.to));
     intervalMs.set(l.symbol, l.intervalMs);
+  }
+
+  if (options.scenario === 'drift') {
+    const { checkDriftInput } = await import('./runtime/drift-scenario.js');
+    try {
+      checkDriftInput({ candles, config });
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(e.message);
+      throw e;
+    }
   }
 
   const fillModel: FillModelOptions = {
@@ -774,7 +791,9 @@ export async function main(
     };
     if (options.scenario === 'drift') {
       const { runDriftScenario } = await import('./runtime/drift-scenario.js');
-      ({ result, reconciliation } = await runDriftScenario(input, { engine: replay }));
+      ({ result, reconciliation } = await runDriftScenario(input, {
+        replay: { exchange: options.exchange, ...(options.seed === null ? {} : { seed: options.seed }) },
+      }));
     } else result = await replay(input);
   } finally {
     bar?.stop();
@@ -792,7 +811,7 @@ export async function main(
   if (reconciliation !== null) {
     const [dry, applied, again] = reconciliation.runs;
     io.stdout.write(
-      `Reconciliation drill (${reconciliation.drifts.length} drifts): dry run ${dry?.mismatches ?? 0} findings, ` +
+      `Reconciliation after ${reconciliation.drifts.length} drifts: dry run ${dry?.mismatches ?? 0} findings, ` +
         `applied ${applied?.actions.length ?? 0} actions, dry run again ${again?.mismatches ?? 0} findings\n`,
     );
   }

@@ -35,6 +35,19 @@ export interface TableEntryOrderRecord {
   placedAt: number;
 }
 
+/** An order the trade recorded (an order intent): its fills are the trade's own. */
+export interface TableOrderRecord {
+  clientOrderId: string;
+  exchangeOrderId?: string;
+}
+
+/** A fill already attributed to the trade as an external fill (see {@link externalFillKey}). */
+export interface AttributedFillRef {
+  orderId: string;
+  at: number;
+  price: Decimal;
+}
+
 /** One open trade as the table sees it (status in OPEN_POSITION_STATUSES or ENTERING). */
 export interface TableTradeView {
   tradeId: string;
@@ -50,6 +63,22 @@ export interface TableTradeView {
   entryOrder?: TableEntryOrderRecord | null;
   /** The trade's max loss, for the fail-safe of any stop planned for it. */
   maxLoss: Decimal;
+  /**
+   * Every order the trade recorded (its order intents, stops and exits included). Their fills are the
+   * trade's own: they are never listed as external fills. Default none (then only the recorded stop and
+   * entry order are known as the trade's).
+   */
+  ownOrders?: readonly TableOrderRecord[];
+  /**
+   * Fills already attributed to the trade as external fills (recorded by an earlier settlement or quantity
+   * fix): they are never used again, for this trade's settlement or a later partial close. Default none.
+   */
+  attributedFills?: readonly AttributedFillRef[];
+  /**
+   * Fills before this time (epoch ms) are not the trade's (e.g. the trade's creation): a lower bound of the
+   * closing fills, next to the entry order's placement. Default none.
+   */
+  fillsSince?: number;
 }
 
 /** One exchange position (one-way mode: at most one per symbol). A zero qty means no position. */
@@ -272,6 +301,31 @@ export interface AdoptPositionAction {
   maxLoss: Decimal;
   stop: StopOrderPlan;
 }
+/**
+ * A closing fill attributed to a trade that is not one of the trade's own orders (a manual close, a
+ * liquidation, an exit the trade did not record): the part of it the trade is charged with.
+ */
+export interface ExternalFill {
+  orderId: string;
+  clientOrderId?: string;
+  side: 'buy' | 'sell';
+  /** The qty of the fill used for the trade (the last fill used may count only in part). */
+  qty: Decimal;
+  price: Decimal;
+  /** The fill's fee pro rata: fee × qty used / fill qty (quote currency; a rebate is negative). */
+  fee: Decimal;
+  at: number;
+}
+
+/**
+ * The identity of an attributed fill: its order id, time and price. Recording a fill whose key is already
+ * recorded is a no-op, and the table view lists the recorded keys (`attributedFills`) so a fill is never
+ * attributed twice.
+ */
+export function externalFillKey(f: { orderId: string; at: number; price: Decimal }): string {
+  return JSON.stringify([f.orderId, f.at, f.price.toFixed()]);
+}
+
 /** Why a trade's position ended: its own stop filled, or anything else. */
 export type SettleReason = 'stop-hit' | 'closed-externally';
 /** Close a trade whose position is gone, with the PnL realized by the closing fills. */
@@ -286,8 +340,14 @@ export interface SettleTradeAction {
   reason: SettleReason;
   /** Qty accounted for by the closing fills used. */
   closedQty: Decimal;
+  /** The fills used that are not the trade's own orders (its stop or any recorded order), newest first. */
+  externalFills: ExternalFill[];
 }
-/** Set the trade's qty (and average entry) to the exchange position's. */
+/**
+ * Set the trade's qty (and average entry) to the exchange position's. When the position is smaller (a
+ * partial close outside the engine), the closing fills that explain the difference are attributed to the
+ * trade.
+ */
 export interface FixQuantityAction {
   type: 'FIX_QUANTITY';
   symbol: string;
@@ -295,6 +355,13 @@ export interface FixQuantityAction {
   from: Decimal;
   to: Decimal;
   entryPrice: Decimal;
+  /**
+   * Partly closed (`to` < `from`): the closing fills of the symbol since the entry that are not the trade's
+   * own and not attributed yet, newest first, up to `from − to` (the last one pro rata). Empty otherwise.
+   */
+  externalFills: ExternalFill[];
+  /** Partly closed: the part of `from − to` no fill accounts for (its PnL is unknown); zero otherwise. */
+  unattributedQty: Decimal;
 }
 /** Cancel one open order. */
 export interface CancelOrderAction {
@@ -564,6 +631,15 @@ function normalizeTrade(t: TableTradeView, accountId: string): TableTradeView {
             : {}),
           placedAt: requireTime(t.entryOrder.placedAt, `${where}: entryOrder.placedAt`),
         };
+  const ownOrders: TableOrderRecord[] = (t.ownOrders ?? []).map((o, i) => ({
+    clientOrderId: requireString(o.clientOrderId, `${where}: ownOrders[${i}].clientOrderId`),
+    ...(o.exchangeOrderId !== undefined ? { exchangeOrderId: o.exchangeOrderId } : {}),
+  }));
+  const attributedFills: AttributedFillRef[] = (t.attributedFills ?? []).map((f, i) => ({
+    orderId: requireString(f.orderId, `${where}: attributedFills[${i}].orderId`),
+    at: requireTime(f.at, `${where}: attributedFills[${i}].at`),
+    price: positive(f.price, `${where}: attributedFills[${i}].price`),
+  }));
   return {
     tradeId: id,
     accountId,
@@ -578,6 +654,9 @@ function normalizeTrade(t: TableTradeView, accountId: string): TableTradeView {
     stop,
     entryOrder,
     maxLoss: positive(t.maxLoss, `${where}: maxLoss`),
+    ownOrders,
+    attributedFills,
+    ...(t.fillsSince !== undefined ? { fillsSince: requireTime(t.fillsSince, `${where}: fillsSince`) } : {}),
   };
 }
 
@@ -752,6 +831,7 @@ interface Settlement {
   reason: SettleReason;
   /** Why the PnL is unknown, when it is. */
   unknownBecause: string | null;
+  externalFills: ExternalFill[];
 }
 
 function matchesRecord(
@@ -766,38 +846,94 @@ function matchesRecord(
   );
 }
 
-/**
- * Realized PnL of a trade whose position is gone, from the closing fills: fills of the symbol on the
- * closing side, at or after the entry order was placed (when known); the trade's own stop fills first,
- * then the others, newest first, until the table's qty is accounted for (the last fill used pro rata).
- *   realizedPnl = Σ side × (price − entry) × qtyUsed − Σ fee × qtyUsed / fillQty
- */
-function settlement(trade: TableTradeView, fills: readonly ExchangeFillView[]): Settlement {
-  const closeSide = closingOrderSide(trade.side);
-  const since = trade.entryOrder?.placedAt ?? Number.NEGATIVE_INFINITY;
-  const isStop = (f: ExchangeFillView): boolean => matchesRecord(f.orderId, f.clientOrderId, trade.stop);
-  const pool = fills
-    .filter((f) => f.symbol === trade.symbol && f.side === closeSide && f.at >= since)
-    .reverse();
-  const ordered = [...pool.filter(isStop), ...pool.filter((f) => !isStop(f))];
+function isStopFill(trade: TableTradeView, f: ExchangeFillView): boolean {
+  return matchesRecord(f.orderId, f.clientOrderId, trade.stop);
+}
 
-  let remaining = trade.qty;
-  let notional = ZERO;
-  let pnlBeforeFees = ZERO;
-  let fees = ZERO;
-  let stopHit = false;
-  const entry = trade.entryPrice ?? entryVwap(trade, fills);
+/** A fill of one of the trade's own orders: its recorded stop, its entry order or any recorded order. */
+function isOwnFill(trade: TableTradeView, f: ExchangeFillView): boolean {
+  return (
+    isStopFill(trade, f) ||
+    matchesRecord(f.orderId, f.clientOrderId, trade.entryOrder) ||
+    (trade.ownOrders ?? []).some((o) => matchesRecord(f.orderId, f.clientOrderId, o))
+  );
+}
+
+/**
+ * The fills that may have closed (part of) the trade, newest first: fills of its symbol on its closing
+ * side, at or after its entry order was placed and `fillsSince` (when known), not attributed to it yet.
+ */
+function closingPool(trade: TableTradeView, fills: readonly ExchangeFillView[]): ExchangeFillView[] {
+  const closeSide = closingOrderSide(trade.side);
+  const since = Math.max(
+    trade.entryOrder?.placedAt ?? Number.NEGATIVE_INFINITY,
+    trade.fillsSince ?? Number.NEGATIVE_INFINITY,
+  );
+  const attributed = new Set((trade.attributedFills ?? []).map(externalFillKey));
+  return fills
+    .filter(
+      (f) =>
+        f.symbol === trade.symbol &&
+        f.side === closeSide &&
+        f.at >= since &&
+        !attributed.has(externalFillKey(f)),
+    )
+    .reverse();
+}
+
+/** Takes fills in the given order until `qty` is accounted for, the last one pro rata. */
+function takeFills(
+  ordered: readonly ExchangeFillView[],
+  qty: Decimal,
+): { fill: ExchangeFillView; used: Decimal; fee: Decimal }[] {
+  const out: { fill: ExchangeFillView; used: Decimal; fee: Decimal }[] = [];
+  let remaining = qty;
   for (const f of ordered) {
     if (!remaining.gt(0)) break;
     const used = dmin(f.qty, remaining);
     remaining = remaining.minus(used);
-    notional = notional.plus(f.price.mul(used));
-    fees = fees.plus(f.fee.mul(used).div(f.qty));
-    if (entry !== null)
-      pnlBeforeFees = pnlBeforeFees.plus(f.price.minus(entry).mul(used).mul(sideSign(trade.side)));
-    if (isStop(f)) stopHit = true;
+    out.push({ fill: f, used, fee: f.fee.mul(used).div(f.qty) });
   }
-  const closedQty = trade.qty.minus(remaining);
+  return out;
+}
+
+function externalFill(u: { fill: ExchangeFillView; used: Decimal; fee: Decimal }): ExternalFill {
+  const f = u.fill;
+  return {
+    orderId: f.orderId,
+    ...(f.clientOrderId !== undefined ? { clientOrderId: f.clientOrderId } : {}),
+    side: f.side,
+    qty: u.used,
+    price: f.price,
+    fee: u.fee,
+    at: f.at,
+  };
+}
+
+/**
+ * Realized PnL of a trade whose position is gone, from the closing fills ({@link closingPool}): the trade's
+ * own stop fills first, then the others, newest first, until the table's qty is accounted for (the last
+ * fill used pro rata). The fills used that are not the trade's own are its external fills.
+ *   realizedPnl = Σ side × (price − entry) × qtyUsed − Σ fee × qtyUsed / fillQty
+ */
+function settlement(trade: TableTradeView, fills: readonly ExchangeFillView[]): Settlement {
+  const pool = closingPool(trade, fills);
+  const ordered = [...pool.filter((f) => isStopFill(trade, f)), ...pool.filter((f) => !isStopFill(trade, f))];
+  const used = takeFills(ordered, trade.qty);
+
+  let notional = ZERO;
+  let pnlBeforeFees = ZERO;
+  let fees = ZERO;
+  let closedQty = ZERO;
+  const entry = trade.entryPrice ?? entryVwap(trade, fills);
+  for (const u of used) {
+    closedQty = closedQty.plus(u.used);
+    notional = notional.plus(u.fill.price.mul(u.used));
+    fees = fees.plus(u.fee);
+    if (entry !== null)
+      pnlBeforeFees = pnlBeforeFees.plus(u.fill.price.minus(entry).mul(u.used).mul(sideSign(trade.side)));
+  }
+  const remaining = trade.qty.minus(closedQty);
   const exitPrice = closedQty.gt(0) ? notional.div(closedQty) : null;
   let unknownBecause: string | null = null;
   if (closedQty.isZero()) unknownBecause = 'no closing fill was found';
@@ -808,8 +944,29 @@ function settlement(trade: TableTradeView, fills: readonly ExchangeFillView[]): 
     closedQty,
     exitPrice,
     realizedPnl: unknownBecause === null ? pnlBeforeFees.minus(fees) : null,
-    reason: stopHit ? 'stop-hit' : 'closed-externally',
+    reason: used.some((u) => isStopFill(trade, u.fill)) ? 'stop-hit' : 'closed-externally',
     unknownBecause,
+    externalFills: used.filter((u) => !isOwnFill(trade, u.fill)).map(externalFill),
+  };
+}
+
+/**
+ * The fills that explain a partial close outside the engine (`qty` = table qty − exchange qty): the
+ * closing fills ({@link closingPool}) that are not the trade's own, newest first, up to `qty` (the last one
+ * pro rata), and the part of `qty` they do not account for.
+ */
+function partialCloseFills(
+  trade: TableTradeView,
+  fills: readonly ExchangeFillView[],
+  qty: Decimal,
+): { externalFills: ExternalFill[]; unattributedQty: Decimal } {
+  const used = takeFills(
+    closingPool(trade, fills).filter((f) => !isOwnFill(trade, f)),
+    qty,
+  );
+  return {
+    externalFills: used.map(externalFill),
+    unattributedQty: used.reduce((left, u) => left.minus(u.used), qty),
   };
 }
 
@@ -1126,6 +1283,7 @@ function positionGone(ctx: SymbolContext, trade: TableTradeView): void {
     realizedPnl: s.realizedPnl,
     reason: s.reason,
     closedQty: s.closedQty,
+    externalFills: s.externalFills,
   });
   if (s.realizedPnl === null) {
     ctx.actions.push({
@@ -1266,6 +1424,9 @@ function trackedPosition(ctx: SymbolContext, trade: TableTradeView, position: Ex
       exchangeQty: position.qty,
       detail: `trade ${trade.tradeId} believes ${decStr(trade.qty)}, the exchange position is ${decStr(position.qty)} (${position.qty.gt(trade.qty) ? 'more filled' : 'partly closed'})`,
     });
+    const closedOutside = position.qty.lt(trade.qty)
+      ? partialCloseFills(trade, ctx.fills, trade.qty.minus(position.qty))
+      : { externalFills: [], unattributedQty: ZERO };
     fix = {
       type: 'FIX_QUANTITY',
       symbol,
@@ -1273,6 +1434,7 @@ function trackedPosition(ctx: SymbolContext, trade: TableTradeView, position: Ex
       from: trade.qty,
       to: position.qty,
       entryPrice: position.entryPrice,
+      ...closedOutside,
     };
   }
 

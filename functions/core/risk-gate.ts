@@ -5,16 +5,33 @@
  *
  *   1. global trading state, 2. account trading state (REDUCING and HALTED both refuse new entries),
  *   3. the account's circuit breaker (OPEN refuses; HALF_OPEN lets the probe through),
- *   4. max open trades, 5. daily realized loss limit, 6. per-symbol cooldown after a stop-out,
- *   7. room left under the account's max notional.
+ *   4. an open trade of the account on the symbol (one trade per account and symbol: the exchanges run in
+ *      one-way position mode, one net position per symbol), 5. max open trades,
+ *   6. daily realized loss limit, 7. per-symbol cooldown after a stop-out,
+ *   8. room left under the account's max notional.
  *
  * Per-trade notional and margin caps are applied by sizing, which rejects when the capped quantity falls
  * below the exchange minimum.
  */
 import type { Decimal } from './decimal.js';
 import type { TradingOptions, TradingState } from './config.js';
+import { OPEN_POSITION_STATUSES } from './lifecycle.js';
+import type { TradeStatus } from './lifecycle.js';
 
 export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+
+/** An open trade of the account on the signal's symbol. */
+export interface OpenTradeOnSymbol {
+  tradeId: string;
+  status: TradeStatus;
+}
+
+/**
+ * Statuses of a trade that holds or is acquiring a position: such a trade on the symbol blocks a new one
+ * (SYMBOL_BUSY). A trade in any other status (PENDING, SKIPPED, CLOSED, POST_TRADE_MONITOR, terminal)
+ * holds nothing on the exchange.
+ */
+export const SYMBOL_BUSY_STATUSES: readonly TradeStatus[] = ['ENTERING', ...OPEN_POSITION_STATUSES];
 
 /** What the gate needs to know about the account at the moment of the signal. */
 export interface RiskSnapshot {
@@ -28,12 +45,15 @@ export interface RiskSnapshot {
   realizedPnlToday: Decimal;
   /** When the account was last stopped out on this symbol, if ever. */
   lastStopOutAt?: number;
+  /** The account's open trade on this symbol (other than the one being evaluated), if any. */
+  openTradeOnSymbol?: OpenTradeOnSymbol;
 }
 
 export type RiskRejectCode =
   | 'TRADING_HALTED'
   | 'TRADING_REDUCING'
   | 'BREAKER_OPEN'
+  | 'SYMBOL_BUSY'
   | 'MAX_OPEN_TRADES'
   | 'DAILY_LOSS_LIMIT'
   | 'SYMBOL_COOLDOWN'
@@ -59,6 +79,14 @@ export function checkRiskGate(
   }
   if (snapshot.breaker === 'OPEN') {
     return reject('BREAKER_OPEN', 'the exchange circuit breaker is OPEN after repeated failures');
+  }
+  const busy = snapshot.openTradeOnSymbol;
+  if (busy !== undefined && SYMBOL_BUSY_STATUSES.includes(busy.status)) {
+    const { tradeId, status } = busy;
+    return reject(
+      'SYMBOL_BUSY',
+      `${symbol} already has open trade ${tradeId} (${status}): one trade per account and symbol`,
+    );
   }
   if (snapshot.openTrades >= risk.maxOpenTrades) {
     return reject(

@@ -3,7 +3,9 @@
  * expected entry and the size from risk. A refusal moves the trade PENDING → SKIPPED with its code and
  * reason and arms the shadow milestone tracker from the signal's price (the skipped signal is still
  * shadow-monitored); an acceptance moves it PENDING → ENTERING with the plan and returns the ENTER command
- * for the order queue. Evaluating again (a retried task) returns the same decision without writing.
+ * for the order queue. Evaluating again (a retried task) returns the same decision without writing. A
+ * trade the reconciler adopted (an untracked position, already LIVE with its stop) is `ADOPTED`: its
+ * execution goes straight to the LIVE wait.
  */
 import { accountConfig } from '../core/config.js';
 import type { AccountConfig, TradingOptions } from '../core/config.js';
@@ -54,9 +56,14 @@ export type EvaluateOutput =
       /** Length of the post-trade (shadow) window, seconds. */
       postTradeSeconds: number;
     }
-  | { decision: 'SKIP'; code: string; reason: string; postTradeSeconds: number };
+  | { decision: 'SKIP'; code: string; reason: string; postTradeSeconds: number }
+  /** A position the reconciler adopted: already LIVE with its stop, nothing to send; the execution waits LIVE. */
+  | { decision: 'ADOPTED'; postTradeSeconds: number };
 
-/** Statuses that hold (or are acquiring) a position: they count against max open trades and notional. */
+/**
+ * Statuses that hold (or are acquiring) a position: they count against max open trades and notional, and
+ * one on the signal's symbol makes the gate answer SYMBOL_BUSY.
+ */
 const POSITION_STATUSES = new Set(['ENTERING', 'LIVE', 'WARNING', 'CRITICAL', 'CLOSING']);
 
 /** The ENTER command id of a trade (one entry per trade). */
@@ -219,6 +226,8 @@ export async function evaluateTrade(deps: EvaluateDeps, tradeId: string): Promis
 
 /** The decision already taken (a retried Evaluate). */
 function replay(trade: TradeRecord, options: TradingOptions): EvaluateOutput {
+  if (trade.data.adopted !== undefined)
+    return { decision: 'ADOPTED', postTradeSeconds: postTradeSeconds(options) };
   if (trade.status === 'SKIPPED') {
     const s = dataMap(trade, 'skip');
     return {
@@ -274,12 +283,12 @@ async function skipTrade(
   return replay(written.trade, options);
 }
 
-/** What the risk gate needs, read from the store (kill switch, breaker, the account's open trades). */
 /**
- * What the risk gate needs to know about the account now. Open trades and open notional come from the
- * open-trades index; today's realized PnL and the last losing stop-out on the symbol come from the trades
- * closed since the UTC day's start (or the cooldown window, when longer), so trades that were finalized
- * and left the open index still count.
+ * What the risk gate needs to know about the account now. Open trades, open notional and the open trade
+ * on the signal's symbol (if any) come from the open-trades index, the trade being evaluated left out;
+ * today's realized PnL and the last losing stop-out on the symbol come from the trades closed since the
+ * UTC day's start (or the cooldown window, when longer), so trades that were finalized and left the open
+ * index still count.
  */
 async function riskSnapshot(
   deps: EvaluateDeps,
@@ -303,12 +312,15 @@ async function riskSnapshot(
   let openTrades = 0;
   let openNotional = ZERO;
   let lastStopOutAt: number | undefined;
+  let openTradeOnSymbol: RiskSnapshot['openTradeOnSymbol'];
   for (const t of others) {
     if (t === null) continue;
     if (POSITION_STATUSES.has(t.status)) {
       openTrades++;
       const plan = readPlan(t);
       if (plan) openNotional = openNotional.plus(new D(plan.qty).mul(plan.expectedEntry));
+      if (t.symbol === trade.symbol && openTradeOnSymbol === undefined)
+        openTradeOnSymbol = { tradeId: t.tradeId, status: t.status };
     }
   }
   let realizedPnlToday = ZERO;
@@ -328,10 +340,11 @@ async function riskSnapshot(
     openNotional,
     realizedPnlToday,
     ...(lastStopOutAt !== undefined ? { lastStopOutAt } : {}),
+    ...(openTradeOnSymbol !== undefined ? { openTradeOnSymbol } : {}),
   };
 }
 
-/** A trade closed by its stop on the exchange (the workers' STOP_HIT, or the reconciler's stop-hit settlement). */
+/** A trade closed by its stop on the exchange: the workers' exit or the reconciler's settlement says STOP_HIT. */
 function isStopOut(t: TradeRecord): boolean {
-  return dataMap(t, 'exit')?.reason === 'STOP_HIT' || dataMap(t, 'reconSettlement')?.reason === 'stop-hit';
+  return dataMap(t, 'exit')?.reason === 'STOP_HIT' || dataMap(t, 'reconSettlement')?.reason === 'STOP_HIT';
 }

@@ -5,8 +5,16 @@
  *   LIVE_ARMED) so workers and operators can end the LIVE wait. A trade whose position is already gone
  *   ends the wait at once with `CLOSED_EXTERNALLY`.
  * - `settle` `{tradeId}`: a trade still LIVE/WARNING/CRITICAL here lost its position on the exchange
- *   (stop hit, closed by hand) → CLOSED; then the realized PnL from the exchange's fills of the trade's own
- *   orders: gross = side × Σ exit qty × (exit price − average entry), realized = gross − all fees (event SETTLED).
+ *   (stop hit, closed by hand) → CLOSED (event POSITION_GONE; `data.exit` reason STOP_HIT, unless the
+ *   reconciler recorded the trade's `exit` with its `reconSettlement`: that exit is kept); then the
+ *   realized PnL (event SETTLED, `data.settlement`, the one realized PnL analytics, the risk gate and
+ *   reports read) from the exchange's fills of the trade's own orders (those of its order intents) plus
+ *   its external fills (`data.externalFills`: closing fills of orders that are not the trade's, e.g. a
+ *   full or partial close by hand, recorded by the reconciler with the qty used and the fee pro rata; one
+ *   whose order is among the trade's intents is not counted twice):
+ *   gross = side × (Σ exit value − entry cost of the exit qty), realized = gross − all fees. Exact when
+ *   the exits cover the whole entry qty (entry cost = Σ entry qty × price); otherwise the entry cost is taken
+ *   pro rata to the exit qty.
  * - `startPostTrade` `{tradeId}`: CLOSED → POST_TRADE_MONITOR with `shadowEndsAt` (when the window is
  *   not zero); returns `{seconds}` for the PostTradeWait state.
  * - `finalize` `{tradeId}`: flattens the milestones to `seconds_to_N_pct` (live first, then shadow) and
@@ -35,7 +43,16 @@ import type { JsonMap, TradeRecord, TradeStore } from '../ports/trade-store.js';
 import type { WorkflowPort } from '../ports/workflow.js';
 import type { OrderExecutor } from './order-executor.js';
 import { writeTrade } from './store-writes.js';
-import { asJson, dataMap, readEntry, readPosition, readStop, readTracker, tradeSide } from './trade-data.js';
+import {
+  asJson,
+  dataMap,
+  readEntry,
+  readExternalFills,
+  readPosition,
+  readStop,
+  readTracker,
+  tradeSide,
+} from './trade-data.js';
 import type { SettlementData } from './trade-data.js';
 
 /** Ports of the lifecycle tasks. */
@@ -99,16 +116,38 @@ export async function armLive(
   return { armed: true, status: r.trade.status };
 }
 
-/** The trade's own fills: those of orders whose intents the trade recorded. */
-async function tradeFills(deps: LifecycleDeps, trade: TradeRecord, exchange: ExchangePort): Promise<Fill[]> {
+/** A fill as settlement counts it. */
+type SettledFill = Pick<Fill, 'side' | 'qty' | 'price' | 'fee'>;
+
+/**
+ * The trade's own fills (those of orders whose intents the trade recorded) and its external fills (from
+ * `data.externalFills`, except any of an order among the trade's intents: that one is already counted).
+ */
+async function tradeFills(
+  deps: LifecycleDeps,
+  trade: TradeRecord,
+  exchange: ExchangePort,
+): Promise<{ own: SettledFill[]; external: SettledFill[] }> {
   const intents = await deps.store.listOrderIntents(trade.tradeId);
   const orderIds = new Set(intents.map((i) => i.exchangeOrderId).filter((x): x is string => x !== null));
   const cids = new Set(intents.map((i) => i.clientOrderId));
+  const isOwn = (f: { orderId: string; clientOrderId?: string }): boolean =>
+    orderIds.has(f.orderId) || (f.clientOrderId !== undefined && cids.has(f.clientOrderId));
   const since = readEntry(trade)?.filledAt ?? trade.createdAt;
   const fills = await exchange.fetchMyTrades(trade.symbol, since - 60_000);
-  return fills.filter(
-    (f) => orderIds.has(f.orderId) || (f.clientOrderId !== undefined && cids.has(f.clientOrderId)),
-  );
+  const external = readExternalFills(trade)
+    .filter((f) => !isOwn(f))
+    .map((f) => ({ side: f.side, qty: new D(f.qty), price: new D(f.price), fee: new D(f.fee) }));
+  return { own: fills.filter(isOwn), external };
+}
+
+/**
+ * The patch of the POSITION_GONE transition: the exit the reconciler recorded with its settlement (a close
+ * by hand, the trade's stop) is kept; otherwise the exit is the stop's.
+ */
+function positionGonePatch(t: TradeRecord, at: number): JsonMap {
+  if (dataMap(t, 'reconSettlement') !== null && dataMap(t, 'exit') !== null) return {};
+  return { exit: { reason: 'STOP_HIT', orderId: null, filledQty: null, avgPrice: null, at } };
 }
 
 /** `settle`: see the file comment. */
@@ -126,9 +165,7 @@ export async function settle(deps: LifecycleDeps, tradeId: string): Promise<Sett
               to: 'CLOSED',
               type: 'POSITION_GONE',
               commandId: `${tradeId}:gone`,
-              patch: {
-                exit: { reason: 'STOP_HIT', orderId: null, filledQty: null, avgPrice: null, at: now() },
-              },
+              patch: positionGonePatch(t, now()),
             }
           : { kind: 'none' },
       )
@@ -138,7 +175,8 @@ export async function settle(deps: LifecycleDeps, tradeId: string): Promise<Sett
     throw new TypeError(`trade ${tradeId} is ${trade.status}; settle needs CLOSED`);
   const side = tradeSide(trade);
   const { exchange } = await deps.accounts.account(trade.accountId);
-  const fills = await tradeFills(deps, trade, exchange);
+  const { own, external } = await tradeFills(deps, trade, exchange);
+  const fills = [...own, ...external];
   const opening = side === 'long' ? 'buy' : 'sell';
   let entryQty = ZERO;
   let entryCost = ZERO;
@@ -155,6 +193,15 @@ export async function settle(deps: LifecycleDeps, tradeId: string): Promise<Sett
       exitValue = exitValue.plus(f.qty.mul(f.price));
     }
   }
+  // An adopted position was opened outside the engine: its entry is the position the reconciler adopted
+  // (qty at the exchange's average entry price; the fee of that opening is unknown and not counted).
+  const adopted = dataMap(trade, 'adopted');
+  const adoptedEntry =
+    entryQty.isZero() && typeof adopted?.qty === 'string' && typeof adopted.entryPrice === 'string';
+  if (adoptedEntry) {
+    entryQty = new D(adopted.qty as string);
+    entryCost = entryQty.mul(new D(adopted.entryPrice as string));
+  }
   const avgEntry: Decimal | null = entryQty.gt(0) ? entryCost.div(entryQty) : null;
   const avgExit: Decimal | null = exitQty.gt(0) ? exitValue.div(exitQty) : null;
   // Exact from the fills: Σ exit value − Σ entry cost when the whole entry was closed; when only part of it
@@ -170,6 +217,8 @@ export async function settle(deps: LifecycleDeps, tradeId: string): Promise<Sett
     avgEntry: avgEntry?.toFixed() ?? null,
     avgExit: avgExit?.toFixed() ?? null,
     fills: fills.length,
+    externalFills: external.length,
+    ...(adoptedEntry ? { adoptedEntry: true } : {}),
     settledAt: now(),
   };
   const r = await writeTrade(deps.store, tradeId, now, () => ({

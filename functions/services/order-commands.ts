@@ -2,7 +2,8 @@
  * Execution of one order command from the FIFO order queue (called by the order-executor handler under the
  * trade's lease, once per commandId):
  *
- * - `ENTER`: kill-switch check, the entry through the executor, then — in the same invocation that sees the
+ * - `ENTER`: kill-switch check, the one-trade-per-account-and-symbol re-check (`SYMBOL_BUSY`, see
+ *   {@link symbolBusy}), the entry through the executor, then — in the same invocation that sees the
  *   fill — the position from the core (`openPosition` with exits re-planned from the fill), the exchange stop
  *   (`protectOrExit`: a stop that would trigger becomes a market exit), the encoded position and milestone
  *   tracker persisted with ENTERING → LIVE, the fill → stop latency metric, and the task's answer
@@ -25,6 +26,7 @@ import { planInitialExits } from '../core/exits.js';
 import type { InitialExits } from '../core/exits.js';
 import { OPEN_POSITION_STATUSES } from '../core/lifecycle.js';
 import { createMilestoneTracker } from '../core/milestones.js';
+import { clientOrderId } from '../core/reconciliation.js';
 import { openPosition, reducePosition, stopRulesFor } from '../core/stop-manager.js';
 import type { PositionState } from '../core/stop-manager.js';
 import { encodePosition, encodeTracker } from '../core/trade-codec.js';
@@ -159,6 +161,36 @@ function filledAnswer(trade: TradeRecord): EnterAnswer {
   };
 }
 
+/**
+ * One trade per account and symbol, re-checked where it is serialized: the exchanges run in one-way
+ * position mode (one net position per symbol), and the risk gate reads the store at evaluation, so two
+ * signals evaluated at the same time can both pass it. ENTER commands of one account and symbol go through
+ * one FIFO message group and run one at a time, so this check, made before the entry is sent, sees every
+ * earlier entry of the symbol. Another trade of the account on the symbol blocks when it holds a position
+ * (LIVE, WARNING, CRITICAL, CLOSING) or is ENTERING with its entry order already recorded (an intent not
+ * REJECTED). A trade whose own entry was already recorded (a redelivered ENTER) is not re-checked: its
+ * order may be on the exchange, and the executor resumes it. Returns the reason, or null when free.
+ */
+async function symbolBusy(store: TradeStore, trade: TradeRecord): Promise<string | null> {
+  if (await entrySent(store, trade.tradeId)) return null;
+  const open = await store.listOpenTrades({ symbol: trade.symbol });
+  for (const o of open) {
+    if (o.accountId !== trade.accountId || o.tradeId === trade.tradeId) continue;
+    const other = await store.getTrade(o.tradeId);
+    if (other === null) continue;
+    const holds = OPEN_POSITION_STATUSES.includes(other.status);
+    if (holds || (other.status === 'ENTERING' && (await entrySent(store, other.tradeId))))
+      return `${trade.symbol} already has open trade ${other.tradeId} (${other.status}${holds ? '' : ', entry sent'}): one trade per account and symbol`;
+  }
+  return null;
+}
+
+/** Whether the trade's entry order was recorded (an intent with the entry's client order id, not REJECTED). */
+async function entrySent(store: TradeStore, tradeId: string): Promise<boolean> {
+  const intent = await store.getOrderIntent(tradeId, clientOrderId(tradeId, 'entry'));
+  return intent !== null && intent.status !== 'REJECTED';
+}
+
 async function enter(deps: OrderCommandDeps, cmd: OrderCommand, leaseToken: number): Promise<EnterAnswer> {
   const { store, clock } = deps;
   const trade = await load(deps, cmd.tradeId);
@@ -187,6 +219,8 @@ async function enter(deps: OrderCommandDeps, cmd: OrderCommand, leaseToken: numb
         reason: `KILL_SWITCH: ${scope} trading state is ${s.value} (${s.reason})`,
       };
   }
+  const busy = await symbolBusy(store, trade);
+  if (busy !== null) return { result: 'NOT_FILLED', reason: `SYMBOL_BUSY: ${busy}` };
   const plan = readPlan(trade);
   if (!plan) throw new CommandFailure('IllegalState', `trade ${trade.tradeId} has no plan`);
   const signal = storedSignal(trade);

@@ -17,11 +17,19 @@
  * | `stopOrderId`, `stopSeq` | the recorded stop: exchange id `stopOrderId`, client id `clientOrderId(tradeId, 'stop', stopSeq)`, price `position.stop`, qty `position.remainingQty` |
  * | `side`, `entry` (filledQty, avgPrice), `plan` (maxLoss) | a trade without a stored position |
  * | order intent `clientOrderId(tradeId, 'entry')` | the entry order of an `ENTERING` trade (placedAt = intent createdAt) |
+ * | all order intents of the trade | its own orders (`ownOrders`): their fills are never external fills |
+ * | `externalFills` (order id, at, price) | fills already attributed (`attributedFills`): never used again |
+ * | trade `createdAt` | `fillsSince` = createdAt − {@link FILL_CLOCK_MARGIN_MS}: older fills are not the trade's |
  *
  * ## Trade `data` fields written (every write is an audit event with a deterministic commandId)
  * `stopOrderId`, `stopSeq` and `position.stop` after a stop is placed or replaced (the event also carries
  * `placedStop`: order id, client id, price, qty); `position`
  * (remainingQty, entryPrice, initialQty) after a quantity fix; `exit` and `reconSettlement` at settlement;
+ * `externalFills` (a list of {@link ExternalFillData}: order id, client id, side, qty used, price, fee pro
+ * rata, at, action, runId) at settlement and at a quantity fix after a partial close — the closing fills
+ * the action attributed to the trade that are not its own orders, appended in the same event as the
+ * action's other fields and keyed by order id + at + price, so a re-applied action adds nothing (the
+ * lifecycle task `settle` counts them with the trade's own fills);
  * `adopted`, `side`, `plan.maxLoss`, `position`, `entry` for an adopted position; `executionStartedAt` once
  * an adopted trade's execution is started; `recon` (run id, action, details) on every event.
  *
@@ -39,7 +47,9 @@ import { OPEN_POSITION_STATUSES, type TradeStatus } from '../core/lifecycle.js';
 import {
   adoptedTradeId,
   clientOrderId,
+  externalFillKey,
   reconcile,
+  type ExternalFill,
   type ExchangeFillView,
   type ExchangeOrderView,
   type ExchangePositionView,
@@ -47,6 +57,7 @@ import {
   type PlannedAction,
   type ReconcileOptions,
   type ReconcileSummary,
+  type TableOrderRecord,
   type TableTradeView,
 } from '../core/reconciliation.js';
 import { openPosition, stopRulesFor } from '../core/stop-manager.js';
@@ -54,10 +65,18 @@ import { encodePosition, type EncodedPosition } from '../core/trade-codec.js';
 import { sideSign, type MarketRules, type Side } from '../core/types.js';
 import type { Clock } from '../ports/clock.js';
 import { isExchangeFailure, type ExchangeOrder, type ExchangePort } from '../ports/exchange.js';
-import type { JsonMap, JsonValue, Lease, TradeRecord, TradeStore } from '../ports/trade-store.js';
+import type {
+  JsonMap,
+  JsonValue,
+  Lease,
+  OrderIntent,
+  TradeRecord,
+  TradeStore,
+} from '../ports/trade-store.js';
 import type { LiveExitReason } from '../ports/workflow.js';
 import type { ExitDecision } from './live-wait.js';
 import type { OrderExecutor, ProtectResult } from './order-executor.js';
+import { readExternalFills, type ExternalFillData } from './trade-data.js';
 import type { EndLiveWaitAnswer } from './worker-support.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -272,6 +291,21 @@ function storedPosition(trade: TradeRecord): EncodedPosition | null {
   return mapOf(trade, 'position') as unknown as EncodedPosition | null;
 }
 
+/**
+ * Margin (ms) below a trade's creation time from which exchange fills may still be the trade's (clock skew
+ * between the engine and the exchange; the lifecycle task `settle` reads the trade's fills with the same
+ * margin).
+ */
+export const FILL_CLOCK_MARGIN_MS = 60_000;
+
+/** The trade's own orders, from its order intents (client id, and exchange id once known). */
+export function ownOrdersOf(intents: readonly OrderIntent[]): TableOrderRecord[] {
+  return intents.map((i) => ({
+    clientOrderId: i.clientOrderId,
+    ...(i.exchangeOrderId !== null && i.exchangeOrderId !== '' ? { exchangeOrderId: i.exchangeOrderId } : {}),
+  }));
+}
+
 /** The entry order of an ENTERING trade, as the executor's intent recorded it. */
 export interface EntryOrderRecord {
   clientOrderId: string;
@@ -284,7 +318,11 @@ export interface EntryOrderRecord {
  * RangeError naming the trade and field when the trade cannot be read: a trade that cannot be read must stop
  * the run rather than look untracked (which would adopt its position a second time).
  */
-export function tableViewOf(trade: TradeRecord, entryOrder: EntryOrderRecord | null = null): TableTradeView {
+export function tableViewOf(
+  trade: TradeRecord,
+  entryOrder: EntryOrderRecord | null = null,
+  ownOrders: readonly TableOrderRecord[] = [],
+): TableTradeView {
   const where = `trade ${trade.tradeId}`;
   const pos = storedPosition(trade);
   const entry = mapOf(trade, 'entry');
@@ -340,7 +378,51 @@ export function tableViewOf(trade: TradeRecord, entryOrder: EntryOrderRecord | n
     stop,
     ...(trade.status === 'ENTERING' ? { entryOrder: entryOrder } : {}),
     maxLoss,
+    ownOrders,
+    attributedFills: readExternalFills(trade).map((f) => ({
+      orderId: f.orderId,
+      at: f.at,
+      price: new D(f.price),
+    })),
+    fillsSince: trade.createdAt - FILL_CLOCK_MARGIN_MS,
   };
+}
+
+/**
+ * `data.externalFills` with `add` appended, except fills whose key (order id, at, price) is already
+ * recorded: re-applying an action adds nothing.
+ */
+function withExternalFills(
+  trade: TradeRecord,
+  add: readonly ExternalFill[],
+  meta: { action: string; runId: string },
+): JsonValue[] {
+  const existing = readExternalFills(trade);
+  const keys = new Set(existing.map((f) => externalFillKey({ ...f, price: new D(f.price) })));
+  const list = existing.map((f) => toJson(f));
+  for (const f of add) {
+    const key = externalFillKey(f);
+    if (keys.has(key)) continue;
+    keys.add(key);
+    const stored: ExternalFillData = {
+      orderId: f.orderId,
+      ...(f.clientOrderId !== undefined ? { clientOrderId: f.clientOrderId } : {}),
+      side: f.side,
+      qty: s(f.qty),
+      price: s(f.price),
+      fee: s(f.fee),
+      at: f.at,
+      ...meta,
+    };
+    list.push(toJson(stored));
+  }
+  return list;
+}
+
+/** "2 fills (4 @ 19.5, …)" for a detail sentence. */
+function fillsText(fills: readonly ExternalFill[]): string {
+  const each = fills.map((f) => `${s(f.qty)} @ ${s(f.price)}`).join(', ');
+  return `${fills.length} fill${fills.length === 1 ? '' : 's'} (${each})`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -528,9 +610,11 @@ export class Reconciler {
         awaiting.push(trade);
         continue;
       }
+      const intents = await store.listOrderIntents(trade.tradeId);
       let entryOrder: EntryOrderRecord | null = null;
       if (trade.status === 'ENTERING') {
-        const intent = await store.getOrderIntent(trade.tradeId, clientOrderId(trade.tradeId, 'entry'));
+        const cid = clientOrderId(trade.tradeId, 'entry');
+        const intent = intents.find((i) => i.clientOrderId === cid);
         if (intent)
           entryOrder = {
             clientOrderId: intent.clientOrderId,
@@ -539,7 +623,7 @@ export class Reconciler {
           };
       }
       trades.set(trade.tradeId, trade);
-      table.push(tableViewOf(trade, entryOrder));
+      table.push(tableViewOf(trade, entryOrder, ownOrdersOf(intents)));
     }
     const [markets, positions, openOrders] = await Promise.all([
       this.loadMarkets(),
@@ -969,8 +1053,9 @@ export class Reconciler {
   }
 
   /**
-   * Records the settlement and ends the trade's live wait (the execution then settles and finalizes); a
-   * trade without a live wait is moved to CLOSED here (an ENTERING one through LIVE).
+   * Records the settlement (and the external fills used, appended to `data.externalFills` in the same
+   * event) and ends the trade's live wait (the execution then settles and finalizes); a trade without a
+   * live wait is moved to CLOSED here (an ENTERING one through LIVE).
    */
   private async settle(
     tradeId: string,
@@ -981,6 +1066,7 @@ export class Reconciler {
       realizedPnl: Decimal | null;
       closedQty: Decimal;
       reason: LiveExitReason;
+      externalFills: readonly ExternalFill[];
     },
     cmd: string,
   ): Promise<string> {
@@ -1004,8 +1090,17 @@ export class Reconciler {
       ...this.reconMeta(ctx, action),
     };
     const pnl = s0.realizedPnl === null ? 'PnL unknown' : `realized PnL ${s(s0.realizedPnl)}`;
+    const ext =
+      s0.externalFills.length > 0
+        ? `; closed outside the engine by ${fillsText(s0.externalFills)}, recorded as external fills`
+        : '';
     const armed = await this.withTrade(tradeId, ctx.runId, async (token) => {
       const t = await this.trade(tradeId);
+      if (s0.externalFills.length > 0)
+        patch.externalFills = withExternalFills(t, s0.externalFills, {
+          action: action.type,
+          runId: ctx.runId,
+        });
       const hasWait = typeof t.data.liveTaskToken === 'string' && t.data.liveTaskToken !== '';
       if (hasWait && t.status !== 'ENTERING') {
         await this.record(tradeId, 'RECON_SETTLED', cmd, patch, ctx.now, token);
@@ -1022,20 +1117,20 @@ export class Reconciler {
       );
       return false;
     });
-    if (!armed) return `trade ${tradeId} CLOSED (${s0.reason}, ${pnl})`;
+    if (!armed) return `trade ${tradeId} CLOSED (${s0.reason}, ${pnl})${ext}`;
     const ended = await this.deps.liveWaits.endLiveWait(tradeId, {
       reason: s0.reason,
       decidedBy: this.settings.decidedBy,
       positionOpen: false,
       detail: `reconciliation ${ctx.runId}: ${pnl}${s0.exitPrice === null ? '' : ` at ${s(s0.exitPrice)}`}`,
     });
-    if (!ended || ended.ended) return `settlement recorded (${pnl}); live wait ended with ${s0.reason}`;
+    if (!ended || ended.ended) return `settlement recorded (${pnl})${ext}; live wait ended with ${s0.reason}`;
     if (ended.reason === 'ALREADY_ENDED')
-      return `settlement recorded (${pnl}); the execution had already left its live wait and settles the trade`;
+      return `settlement recorded (${pnl})${ext}; the execution had already left its live wait and settles the trade`;
     await this.withTrade(tradeId, ctx.runId, (token) =>
       this.walk(tradeId, ['CLOSED'], 'RECON_SETTLED', cmd, {}, ctx.now, token),
     );
-    return `trade ${tradeId} CLOSED (${s0.reason}, ${pnl}); its live wait was ${ended.reason}`;
+    return `trade ${tradeId} CLOSED (${s0.reason}, ${pnl})${ext}; its live wait was ${ended.reason}`;
   }
 
   private async applySettle(
@@ -1051,6 +1146,7 @@ export class Reconciler {
         realizedPnl: action.realizedPnl,
         closedQty: action.closedQty,
         reason: action.reason === 'stop-hit' ? 'STOP_HIT' : 'CLOSED_EXTERNALLY',
+        externalFills: action.externalFills,
       },
       `recon:settle:${action.tradeId}`,
     );
@@ -1069,7 +1165,13 @@ export class Reconciler {
         from: s(action.from),
         to: s(action.to),
         entryPrice: s(action.entryPrice),
+        ...(action.to.lt(action.from) ? { unattributedQty: s(action.unattributedQty) } : {}),
       });
+      if (action.externalFills.length > 0)
+        patch.externalFills = withExternalFills(trade, action.externalFills, {
+          action: action.type,
+          runId: ctx.runId,
+        });
       if (pos !== null) {
         const initial = dmax(
           decimalOf(pos.initialQty, `trade ${trade.tradeId}: data.position.initialQty`),
@@ -1088,7 +1190,7 @@ export class Reconciler {
       await this.record(action.tradeId, 'RECON_QTY_FIXED', commandId, patch, ctx.now, token);
       return {
         status: 'applied',
-        detail: `trade ${action.tradeId} qty ${s(action.from)} → ${s(action.to)}, entry ${s(action.entryPrice)}`,
+        detail: `trade ${action.tradeId} qty ${s(action.from)} → ${s(action.to)}, entry ${s(action.entryPrice)}${closedOutsideText(action)}`,
       };
     });
   }
@@ -1207,11 +1309,32 @@ export class Reconciler {
       tradeId,
       ctx,
       action,
-      { exitPrice: r.avg, realizedPnl: pnl, closedQty: r.filled, reason: 'FAILSAFE_UNPROTECTABLE' },
+      {
+        exitPrice: r.avg,
+        realizedPnl: pnl,
+        closedQty: r.filled,
+        reason: 'FAILSAFE_UNPROTECTABLE',
+        externalFills: [],
+      },
       `recon:settle:${tradeId}`,
     );
     return { status: 'applied', detail: `${r.applied.detail}; ${detail}` };
   }
+}
+
+/**
+ * What a quantity fix says about a partial close outside the engine: the fills recorded as external fills,
+ * and the part no fill explains (its PnL is unknown). Empty for a fix upwards.
+ */
+function closedOutsideText(a: Extract<PlannedAction, { type: 'FIX_QUANTITY' }>): string {
+  if (!a.to.lt(a.from)) return '';
+  const closed = a.from.minus(a.to);
+  if (a.externalFills.length === 0)
+    return `; no fill explains the ${s(closed)} closed outside the engine: nothing recorded, PnL of that part unknown`;
+  const found = `; ${s(closed.minus(a.unattributedQty))} of the ${s(closed)} closed outside the engine recorded as external fills: ${fillsText(a.externalFills)}`;
+  return a.unattributedQty.gt(0)
+    ? `${found}; no fill explains the other ${s(a.unattributedQty)} (PnL of that part unknown)`
+    : found;
 }
 
 /** One sentence for a planned action (dry run). */
@@ -1224,9 +1347,9 @@ export function describeAction(a: PlannedAction): string {
     case 'ADOPT_POSITION':
       return `adopt ${a.side} ${s(a.qty)} ${a.symbol} @ ${s(a.entryPrice)} as trade ${a.tradeId} with stop ${s(a.stop.price)}${a.stop.tightened ? ' (tightened)' : ''}`;
     case 'SETTLE_TRADE':
-      return `settle trade ${a.tradeId} (${a.reason}): exit ${a.exitPrice === null ? 'unknown' : s(a.exitPrice)}, realized PnL ${a.realizedPnl === null ? 'unknown' : s(a.realizedPnl)}`;
+      return `settle trade ${a.tradeId} (${a.reason}): exit ${a.exitPrice === null ? 'unknown' : s(a.exitPrice)}, realized PnL ${a.realizedPnl === null ? 'unknown' : s(a.realizedPnl)}${a.externalFills.length > 0 ? `; external fills: ${fillsText(a.externalFills)}` : ''}`;
     case 'FIX_QUANTITY':
-      return `fix trade ${a.tradeId} qty ${s(a.from)} → ${s(a.to)} (entry ${s(a.entryPrice)})`;
+      return `fix trade ${a.tradeId} qty ${s(a.from)} → ${s(a.to)} (entry ${s(a.entryPrice)})${closedOutsideText(a)}`;
     case 'CANCEL_ORDER':
       return `cancel ${a.reason} order ${a.orderId}${a.tradeId ? ` of trade ${a.tradeId}` : ''}`;
     case 'CLOSE_POSITION':

@@ -19,7 +19,9 @@
  * | `liveTaskToken` | lifecycle task `armLive` | the task token of the `AwaitExit` state |
  * | `exitRequested` | workers | the exit a worker handed to the workflow (see `worker-support.ts`) |
  * | `exit` | order executor / settle | {@link ExitData}: why and how the position ended |
- * | `settlement` | lifecycle task `settle` | {@link SettlementData}: realized PnL from the fills |
+ * | `reconSettlement` | reconciler | the settlement the reconciler found for a trade whose position is gone (its PnL from the closing fills, before the entry fee) |
+ * | `externalFills` | reconciler | {@link ExternalFillData}[]: closing fills attributed to the trade that are not its own orders (a close by hand); one per order id + time + price |
+ * | `settlement` | lifecycle task `settle` | {@link SettlementData}: realized PnL from the trade's own fills and its `externalFills` |
  * | `final` | lifecycle task `finalize` | `seconds_to_N_pct` columns |
  * | `failure` | lifecycle task `markFailed` | `{error, cause}` of a failed execution |
  */
@@ -73,6 +75,26 @@ export interface ExitData {
   at: number;
 }
 
+/**
+ * A closing fill the reconciler attributed to the trade that is not one of the trade's own orders (a close
+ * by hand, a liquidation): the part of the fill the trade is charged with.
+ */
+export interface ExternalFillData {
+  orderId: string;
+  clientOrderId?: string;
+  side: 'buy' | 'sell';
+  /** The qty of the fill attributed to the trade. */
+  qty: string;
+  price: string;
+  /** The fill's fee pro rata to `qty`. */
+  fee: string;
+  /** Fill time on the exchange, epoch ms. */
+  at: number;
+  /** The reconciliation action that attributed it (`SETTLE_TRADE` or `FIX_QUANTITY`) and its run. */
+  action?: string;
+  runId?: string;
+}
+
 /** Realized result of a closed trade, from the exchange's fills. */
 export interface SettlementData {
   realizedPnl: string;
@@ -82,7 +104,12 @@ export interface SettlementData {
   exitQty: string;
   avgEntry: string | null;
   avgExit: string | null;
+  /** Number of fills counted (own and external). */
   fills: number;
+  /** How many of them are external fills (`data.externalFills`); absent in settlements before they were counted. */
+  externalFills?: number;
+  /** True when the entry is the adopted position (`data.adopted`: qty at its average entry price, fee unknown). */
+  adoptedEntry?: boolean;
   settledAt: number;
 }
 
@@ -151,6 +178,44 @@ export function readTracker(trade: Pick<TradeRecord, 'tradeId' | 'data'>): Miles
   return e === null ? null : decodeTracker(e as unknown as EncodedTracker);
 }
 
+/**
+ * The external fills attributed to the trade (`data.externalFills`), in the recorded order; empty when none.
+ * Throws a TypeError naming the trade and the entry when the list cannot be read.
+ */
+export function readExternalFills(trade: Pick<TradeRecord, 'tradeId' | 'data'>): ExternalFillData[] {
+  const v = trade.data.externalFills;
+  if (v === undefined || v === null) return [];
+  const where = `trade ${trade.tradeId}: data.externalFills`;
+  if (!Array.isArray(v)) throw new TypeError(`${where} is not a list`);
+  return v.map((e, i) => {
+    if (!isMap(e)) throw new TypeError(`${where}[${i}] is not an object`);
+    const decimal = (k: string): string => {
+      const x = e[k];
+      if (typeof x !== 'string' || x.trim() === '' || !new D(x).isFinite())
+        throw new TypeError(`${where}[${i}].${k} is not a decimal string`);
+      return x;
+    };
+    const orderId = e.orderId;
+    if (typeof orderId !== 'string' || orderId === '')
+      throw new TypeError(`${where}[${i}].orderId is not a non-empty string`);
+    if (e.side !== 'buy' && e.side !== 'sell') throw new TypeError(`${where}[${i}].side is not buy or sell`);
+    if (typeof e.at !== 'number' || !Number.isFinite(e.at))
+      throw new TypeError(`${where}[${i}].at is not a time`);
+    const out: ExternalFillData = {
+      orderId,
+      side: e.side,
+      qty: decimal('qty'),
+      price: decimal('price'),
+      fee: decimal('fee'),
+      at: e.at,
+    };
+    if (typeof e.clientOrderId === 'string') out.clientOrderId = e.clientOrderId;
+    if (typeof e.action === 'string') out.action = e.action;
+    if (typeof e.runId === 'string') out.runId = e.runId;
+    return out;
+  });
+}
+
 /** The task token of the trade's LIVE wait, or null when it is not armed. */
 export function liveTaskToken(trade: Pick<TradeRecord, 'tradeId' | 'data'>): string | null {
   return dataString(trade, 'liveTaskToken');
@@ -168,8 +233,8 @@ function decimalOrNull(v: JsonValue | undefined): Decimal | null {
 }
 
 /**
- * The realized PnL of a closed trade: `data.settlement.realizedPnl` (the settle task, from the exchange
- * fills), else `data.reconSettlement.realizedPnl` (a trade the reconciler closed); null when neither is
+ * The realized PnL of a closed trade: `data.settlement.realizedPnl` (the settle task, from the trade's own
+ * fills and its external fills), else `data.reconSettlement.realizedPnl` (a trade the reconciler closed); null when neither is
  * recorded yet (the trade is CLOSED but not settled).
  */
 export function realizedPnlOf(trade: TradeRecord): Decimal | null {

@@ -429,6 +429,7 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
     };
 
     const open = accountOpen(s.accountId);
+    const onSymbol = open.find((r) => r.signal.symbol === s.symbol);
     const day = new Date(candle.openTime).toISOString().slice(0, 10) + '|' + s.accountId;
     const gate = checkRiskGate(
       s.symbol,
@@ -444,6 +445,9 @@ export function runCoreReplay(input: ReplayInput): ReplayResult {
         ),
         realizedPnlToday: realizedByDay.get(day) ?? ZERO,
         lastStopOutAt: lastStopOut.get(`${s.accountId}|${s.symbol}`),
+        ...(onSymbol
+          ? { openTradeOnSymbol: { tradeId: onSymbol.result.tradeId, status: onSymbol.result.status } }
+          : {}),
       },
       options.risk,
       candle.openTime,

@@ -52,6 +52,9 @@ export const HANDLER_MEMORY_MB: Readonly<Record<string, number>> = {
   'stop-manager': 1024,
   'milestone-checker': 512,
   'lifecycle-watch': 512,
+  reconciler: 512,
+  reporter: 256,
+  api: 512,
 };
 
 /** Counted usage (a snapshot is a plain copy). */

@@ -62,7 +62,7 @@ import { buildContext, setContext } from '../../functions/handlers/shared/contex
 import { RecordingMetrics, logger } from '../../functions/handlers/shared/powertools.js';
 import type { ConfigSource } from '../../functions/ports/config.js';
 import type { ExchangeMarket, ExchangePort, Fill } from '../../functions/ports/exchange.js';
-import type { JsonMap, TradeEvent, TradeRecord } from '../../functions/ports/trade-store.js';
+import type { JsonMap, TradeEvent, TradeRecord, TradeStore } from '../../functions/ports/trade-store.js';
 import { emptyResult, signalTime, summarizeReplay } from '../replay/summary.js';
 import type { ReplayInput, ReplayResult, StopChange, TradeResult } from '../replay/types.js';
 import type { CostModelSection, InvariantCheck, InvariantsSection, LatencySection } from '../replay/types.js';
@@ -85,6 +85,43 @@ export interface FullReplayOptions {
   exchange?: 'paper' | 'binanceusdm-stub';
   /** Simulated latency of one order call, ms: uniform in [min, max] (default 20–80). */
   orderLatencyMs?: { min: number; max: number };
+  /** What a scenario does to the run at the end of its window (e.g. the drift scenario's drift and reconciliation). */
+  scenario?: ReplayScenario;
+}
+
+/**
+ * The run as a scenario sees it at the end of the window: the run's own store, exchanges and handlers,
+ * and the means to let the engine go on.
+ */
+export interface ReplayRunControl {
+  /** The simulated time, epoch ms. */
+  now(): number;
+  /** The account's exchange: the replay's paper exchange, as the engine's handlers use it. */
+  exchange(accountId: string): PaperExchange;
+  /** The run's trade store (on dynalite). */
+  store: TradeStore;
+  /** The last price the replay set for `symbol` (undefined before its first candle). */
+  lastPrice(symbol: string): Decimal | undefined;
+  /**
+   * Invokes a handler as Lambda would in this run (counted in the cost model), moving the simulated clock
+   * while it sleeps (modeled exchange latency, back-offs), until it returns.
+   */
+  invoke<T>(handler: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `n` more simulated minutes of the engine with the prices held: the workers on their schedule, the
+   * state machine's executions and the order queue.
+   */
+  runMinutes(n: number): Promise<void>;
+  /** The executions of the local state machine, by name (= trade id), with the states they entered. */
+  executions(): { name: string; status: string; states: string[] }[];
+}
+
+/** Hooks of a scenario into the full replay. */
+export interface ReplayScenario {
+  /** After the last candle of the window, before open positions are closed (END_OF_DATA). */
+  beforeEndOfData?(run: ReplayRunControl): Promise<void>;
+  /** After every execution ended, before the results are read (the store is still up). */
+  afterEndOfData?(run: ReplayRunControl): Promise<void>;
 }
 
 /** The minute of the worker schedule (EventBridge `rate(1 minute)`). */
@@ -673,6 +710,44 @@ export async function runFullReplay(
     applyPointsUntil(to - 1);
     input.onProgress?.(candleCount, candleCount);
 
+    // A scenario's hooks see the run as it is: its store, its exchanges, its handlers and state machine.
+    const control: ReplayRunControl = {
+      now: () => sched.now(),
+      exchange: (accountId) => paperFor(accountId),
+      store,
+      lastPrice: (symbol) => lastPrice.get(symbol),
+      invoke: async <T>(handler: string, fn: () => Promise<T>): Promise<T> => {
+        let done = false;
+        const call = invoke(handler, fn).finally(() => {
+          done = true;
+        });
+        call.catch(() => undefined);
+        await sched.settle();
+        for (let idle = 0; !done;) {
+          const next = sched.nextWake();
+          if (next !== null) {
+            await sched.advanceTo(Math.max(next, sched.now()));
+            continue;
+          }
+          // Waiting on something the scheduler does not count (a callback): a little real time.
+          if (++idle > 2000) throw new Error(`${handler} did not return (nothing left to wake)`);
+          await new Promise((r) => setTimeout(r, 5));
+          await sched.settle();
+        }
+        return call;
+      },
+      runMinutes: async (n) => {
+        for (let k = 0; k < n; k++) {
+          const m = Math.floor(sched.now() / MINUTE) * MINUTE + MINUTE;
+          await runMinute(m, false);
+          activeMinutes++;
+        }
+      },
+      executions: () =>
+        localSfn.list().map((x) => ({ name: x.name, status: x.status, states: [...x.statesEntered] })),
+    };
+    await options.scenario?.beforeEndOfData?.(control);
+
     // End of the window: open positions are closed (END_OF_DATA), everything runs to its end.
     await sched.advanceTo(Math.max(sched.now(), to));
     const endOfData = new Set<string>();
@@ -704,6 +779,7 @@ export async function runFullReplay(
       await sched.advanceTo(next);
     }
 
+    await options.scenario?.afterEndOfData?.(control);
     usage.transitions(localSfn.list().reduce((n, x) => n + x.statesEntered.length, 0));
     const runUsage = usageDiff(usage.snapshot(), runStart);
     const stuck = localSfn

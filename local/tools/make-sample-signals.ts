@@ -19,7 +19,9 @@
  *
  * Plus deliberate probes of the risk gate and the data, tagged `probe:*`:
  * - `probe:max-open-trades`: seven market signals at 2023-03-21T12:00Z (one per symbol plus BTC, ETH and SOL
- *   again); with maxOpenTrades 5 at least the last two are SKIPPED.
+ *   again). With the default configuration (maxOpenTrades 3; the engines take signals of one moment in
+ *   order of symbol) BTC, DOGE and ETH open, SOL is SKIPPED (`MAX_OPEN_TRADES`), BTC and ETH again are
+ *   SKIPPED (`SYMBOL_BUSY`: one trade per account and symbol) and SOL again is SKIPPED (`MAX_OPEN_TRADES`).
  * - `probe:cooldown`: the first 15-minute close from 2023-03-20 where a BTC long with a 0.6 % stop is
  *   stopped out within an hour without first gaining 0.4 %, then a second BTC long 5 minutes after that
  *   stop-out, inside the 15-minute cooldown: SKIPPED.

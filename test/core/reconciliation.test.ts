@@ -214,7 +214,14 @@ function applyPlan(inp: ReconcileInput, actions: readonly PlannedAction[]): Reco
         break;
       case 'FIX_QUANTITY':
         table = table.map((t) =>
-          t.tradeId === a.tradeId ? { ...t, qty: a.to, entryPrice: a.entryPrice } : t,
+          t.tradeId === a.tradeId
+            ? {
+                ...t,
+                qty: a.to,
+                entryPrice: a.entryPrice,
+                attributedFills: [...(t.attributedFills ?? []), ...a.externalFills],
+              }
+            : t,
         );
         break;
       case 'CANCEL_ORDER':
@@ -735,6 +742,215 @@ describe('POSITION_GONE → SETTLE_TRADE', () => {
       ['ex-stop', 'orphaned-stop', 't1'],
       ['ex-tp', 'orphaned-stop', undefined],
     ]);
+  });
+});
+
+describe('external fills: closing fills attributed to a trade that are not its own orders', () => {
+  const STOP = { price: d(29800), clientOrderId: 'stopA', exchangeOrderId: 'ex-stop', qty: d('0.01') };
+  /** The trade's recorded orders: one known by client id only, one by exchange id. */
+  const OWN = [{ clientOrderId: 'exit-cid' }, { clientOrderId: 'tp-cid', exchangeOrderId: 'ex-tp' }];
+  const ext = (f: {
+    orderId: string;
+    clientOrderId?: string;
+    side: string;
+    qty: Decimal;
+    price: Decimal;
+    fee: Decimal;
+    at: number;
+  }) => [
+    f.orderId,
+    f.clientOrderId ?? null,
+    f.side,
+    f.qty.toFixed(),
+    f.price.toFixed(),
+    f.fee.toFixed(),
+    f.at,
+  ];
+
+  it("SETTLE_TRADE lists the fills it used that are not the trade's: not its stop fill, not its recorded orders", () => {
+    const t1 = trade({ tradeId: 't1', stop: STOP, ownOrders: OWN });
+    const fills = [
+      // the trade's stop (by exchange id): used first
+      fill({ orderId: 'ex-stop', qty: d('0.004'), price: d(29800), fee: d('0.04768'), at: NOW - 6_000 }),
+      // a recorded exit of the trade (by client id): newest of the others
+      fill({
+        orderId: 'ex-9',
+        clientOrderId: 'exit-cid',
+        qty: d('0.002'),
+        price: d(30700),
+        fee: d('0.02456'),
+        at: NOW - 4_000,
+      }),
+      // by hand
+      fill({
+        orderId: 'm2',
+        clientOrderId: 'web-2',
+        qty: d('0.002'),
+        price: d(30600),
+        fee: d('0.02448'),
+        at: NOW - 8_000,
+      }),
+      fill({ orderId: 'm1', qty: d('0.006'), price: d(30500), fee: d('0.0732'), at: NOW - 9_000 }),
+    ];
+    const r = reconcile(input({ table: [t1], fills }));
+    const s = one(r, 'SETTLE_TRADE');
+    expect(s.reason).toBe('stop-hit');
+    expect(s.closedQty.toFixed()).toBe('0.01');
+    // stop 0.004, exit 0.002, m2 0.002, then 0.002 of m1's 0.006 (a third of its fee)
+    const expected = d(-200)
+      .mul('0.004')
+      .plus(d(700).mul('0.002'))
+      .plus(d(600).mul('0.002'))
+      .plus(d(500).mul('0.002'))
+      .minus(d('0.04768').plus('0.02456').plus('0.02448').plus(d('0.0732').div(3)));
+    expect(expected.toFixed()).toBe('2.67888'); // 2.8 − 0.12112
+    expect(s.realizedPnl?.toFixed()).toBe(expected.toFixed());
+    expect(s.externalFills.map(ext)).toEqual([
+      ['m2', 'web-2', 'sell', '0.002', '30600', '0.02448', NOW - 8_000],
+      ['m1', null, 'sell', '0.002', '30500', '0.0244', NOW - 9_000],
+    ]);
+  });
+
+  it('SETTLE_TRADE after a stop hit alone lists no external fill; a recorded order known by exchange id is own too', () => {
+    const t1 = trade({ tradeId: 't1', stop: STOP, ownOrders: OWN });
+    const fills = [
+      fill({ orderId: 'ex-stop', qty: d('0.006'), price: d(29800), at: NOW - 6_000 }),
+      fill({ orderId: 'ex-tp', qty: d('0.004'), price: d(30900), at: NOW - 5_000 }),
+    ];
+    const s = one(reconcile(input({ table: [t1], fills })), 'SETTLE_TRADE');
+    expect(s.closedQty.toFixed()).toBe('0.01');
+    expect(s.externalFills).toEqual([]);
+  });
+
+  it('SETTLE_TRADE never re-uses a fill already attributed to the trade, even the newest', () => {
+    const t1 = trade({
+      tradeId: 't1',
+      qty: d('0.006'),
+      attributedFills: [{ orderId: 'h1', at: NOW - 1_000, price: d(30500) }],
+    });
+    const fills = [
+      fill({ orderId: 'h1', qty: d('0.004'), price: d(30500), fee: d('0.0488'), at: NOW - 1_000 }),
+      fill({ orderId: 'c1', qty: d('0.006'), price: d(30100), fee: d('0.07224'), at: NOW - 2_000 }),
+    ];
+    const s = one(reconcile(input({ table: [t1], fills })), 'SETTLE_TRADE');
+    expect(s.externalFills.map((f) => f.orderId)).toEqual(['c1']);
+    expect(s.exitPrice?.toFixed()).toBe('30100');
+    expect(s.realizedPnl?.toFixed()).toBe(d(100).mul('0.006').minus('0.07224').toFixed()); // 0.52776
+  });
+
+  it("SETTLE_TRADE ignores fills older than the trade's fillsSince", () => {
+    const t1 = trade({ tradeId: 't1', fillsSince: NOW - 10_000 });
+    const fills = [
+      fill({ orderId: 'old', qty: d('0.01'), price: d(31000), at: NOW - 10_001 }),
+      fill({ orderId: 'new', qty: d('0.01'), price: d(29900), at: NOW - 10_000 }),
+    ];
+    const s = one(reconcile(input({ table: [t1], fills })), 'SETTLE_TRADE');
+    expect(s.externalFills.map((f) => f.orderId)).toEqual(['new']);
+  });
+
+  describe('FIX_QUANTITY after a partial close outside the engine', () => {
+    const stopOrder = (qty: string) =>
+      order({ id: 'ex-stop', clientOrderId: 'stopA', qty: d(qty), triggerPrice: d(29800) });
+    const partlyClosed = (over: Partial<TableTradeView> = {}) =>
+      trade({ tradeId: 't1', stop: STOP, ownOrders: OWN, fillsSince: NOW - 60_000, ...over });
+
+    it("carries the newest non-own closing fills up to the closed qty, the last pro rata, never the trade's own", () => {
+      const fills = [
+        fill({ orderId: 'ex-tp', qty: d('0.002'), price: d(30900), at: NOW - 1_000 }), // own (recorded)
+        fill({ orderId: 'ex-stop', qty: d('0.001'), price: d(29800), at: NOW - 1_500 }), // own (its stop)
+        fill({
+          orderId: 'h1',
+          clientOrderId: 'web-1',
+          qty: d('0.003'),
+          price: d(30500),
+          fee: d('0.0366'),
+          at: NOW - 7_000,
+        }),
+        fill({ orderId: 'h2', qty: d('0.002'), price: d(30400), fee: d('0.02432'), at: NOW - 8_000 }),
+        fill({ orderId: 'h0', qty: d('0.004'), price: d(30300), at: NOW - 61_000 }), // before the trade
+        fill({ orderId: 'b1', side: 'buy', qty: d('0.004'), price: d(30000), at: NOW - 500 }), // opening side
+      ];
+      const r = reconcile(
+        input({
+          table: [partlyClosed()],
+          positions: [position(BTC, 'long', '0.006', '30000')],
+          orders: [stopOrder('0.01')],
+          fills,
+        }),
+      );
+      expect(types(r)).toEqual(['REPLACE_STOP', 'FIX_QUANTITY']);
+      const fix = one(r, 'FIX_QUANTITY');
+      expect([fix.from.toFixed(), fix.to.toFixed()]).toEqual(['0.01', '0.006']);
+      // 0.004 closed: all of h1 (0.003), then 0.001 of h2's 0.002 with half its fee
+      expect(fix.externalFills.map(ext)).toEqual([
+        ['h1', 'web-1', 'sell', '0.003', '30500', '0.0366', NOW - 7_000],
+        ['h2', null, 'sell', '0.001', '30400', '0.01216', NOW - 8_000],
+      ]);
+      expect(fix.unattributedQty.toFixed()).toBe('0');
+    });
+
+    it('does not re-use fills attributed by an earlier fix: a second partial close takes the new fill', () => {
+      const fills = [
+        fill({ orderId: 'h1', qty: d('0.004'), price: d(30500), at: NOW - 2_000 }),
+        fill({ orderId: 'h3', qty: d('0.003'), price: d(30200), fee: d('0.03624'), at: NOW - 3_000 }),
+      ];
+      const r = reconcile(
+        input({
+          table: [
+            partlyClosed({
+              qty: d('0.006'),
+              attributedFills: [{ orderId: 'h1', at: NOW - 2_000, price: d(30500) }],
+            }),
+          ],
+          positions: [position(BTC, 'long', '0.003', '30000')],
+          orders: [stopOrder('0.003')],
+          fills,
+        }),
+      );
+      const fix = one(r, 'FIX_QUANTITY');
+      expect(fix.externalFills.map(ext)).toEqual([
+        ['h3', null, 'sell', '0.003', '30200', '0.03624', NOW - 3_000],
+      ]);
+      expect(fix.unattributedQty.toFixed()).toBe('0');
+    });
+
+    it('carries nothing and the whole difference as unattributed when no fill explains it; part when few do', () => {
+      const base = {
+        positions: [position(BTC, 'long', '0.006', '30000')],
+        orders: [stopOrder('0.006')],
+      };
+      const none = one(reconcile(input({ ...base, table: [partlyClosed()] })), 'FIX_QUANTITY');
+      expect(none.externalFills).toEqual([]);
+      expect(none.unattributedQty.toFixed()).toBe('0.004');
+      const few = one(
+        reconcile(
+          input({
+            ...base,
+            table: [partlyClosed()],
+            fills: [fill({ orderId: 'h1', qty: d('0.001'), price: d(30500), at: NOW - 7_000 })],
+          }),
+        ),
+        'FIX_QUANTITY',
+      );
+      expect(few.externalFills.map((f) => [f.orderId, f.qty.toFixed()])).toEqual([['h1', '0.001']]);
+      expect(few.unattributedQty.toFixed()).toBe('0.003');
+    });
+
+    it('carries nothing when the exchange holds more than the table (more filled)', () => {
+      const fix = one(
+        reconcile(
+          input({
+            table: [partlyClosed({ qty: d('0.006') })],
+            positions: [position(BTC, 'long', '0.01', '30000')],
+            orders: [stopOrder('0.01')],
+            fills: [fill({ orderId: 'h1', qty: d('0.004'), price: d(30500), at: NOW - 7_000 })],
+          }),
+        ),
+        'FIX_QUANTITY',
+      );
+      expect(fix.externalFills).toEqual([]);
+      expect(fix.unattributedQty.toFixed()).toBe('0');
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import { parseTradingOptions } from '../../functions/core/config.js';
 import { D } from '../../functions/core/decimal.js';
 import { checkRiskGate } from '../../functions/core/risk-gate.js';
 import type { RiskDecision, RiskSnapshot } from '../../functions/core/risk-gate.js';
+import { TRADE_STATUSES } from '../../functions/core/lifecycle.js';
 
 /** Default risk options: 5 open trades, account notional 20000, daily loss 30, cooldown 15 min. */
 const RISK = parseTradingOptions({}).risk;
@@ -77,6 +78,54 @@ describe('circuit breaker', () => {
 
   it('HALF_OPEN lets the probe through', () => {
     expect(gate({ breaker: 'HALF_OPEN' })).toEqual({ ok: true });
+  });
+});
+
+describe('one open trade per account and symbol', () => {
+  const busyStatuses = ['ENTERING', 'LIVE', 'WARNING', 'CRITICAL', 'CLOSING'] as const;
+
+  it('an open trade on the symbol rejects with SYMBOL_BUSY, naming the symbol and the trade', () => {
+    expect(gate({ openTradeOnSymbol: { tradeId: 'demo.x', status: 'LIVE' } })).toEqual({
+      ok: false,
+      code: 'SYMBOL_BUSY',
+      reason: 'BTC/USDT:USDT already has open trade demo.x (LIVE): one trade per account and symbol',
+    });
+  });
+
+  it.each(busyStatuses)('a trade %s on the symbol blocks', (status) => {
+    const d = gate({ openTradeOnSymbol: { tradeId: 'demo.x', status } });
+    expect(code(d)).toBe('SYMBOL_BUSY');
+    expect(!d.ok && d.reason).toContain(`demo.x (${status})`);
+  });
+
+  it.each(TRADE_STATUSES.filter((s) => !(busyStatuses as readonly string[]).includes(s)))(
+    'a trade %s on the symbol holds nothing: passes',
+    (status) => {
+      expect(gate({ openTradeOnSymbol: { tradeId: 'demo.x', status } })).toEqual({ ok: true });
+    },
+  );
+
+  it('no trade on the symbol passes, even with trades open on other symbols', () => {
+    expect(gate({ openTrades: 4, openNotional: new D('5000') })).toEqual({ ok: true });
+  });
+
+  it('the reason names the signal symbol', () => {
+    const d = checkRiskGate(
+      'ETH/USDT:USDT',
+      snap({ openTradeOnSymbol: { tradeId: 'demo.eth-1', status: 'ENTERING' } }),
+      RISK,
+      NOW,
+    );
+    expect(!d.ok && d.reason).toBe(
+      'ETH/USDT:USDT already has open trade demo.eth-1 (ENTERING): one trade per account and symbol',
+    );
+  });
+
+  it('comes after the breaker and before the trade limits', () => {
+    const busy = { openTradeOnSymbol: { tradeId: 'demo.x', status: 'LIVE' as const } };
+    expect(code(gate({ ...busy, breaker: 'OPEN' }))).toBe('BREAKER_OPEN');
+    expect(code(gate({ ...busy, accountTradingState: 'REDUCING' }))).toBe('TRADING_REDUCING');
+    expect(code(gate({ ...busy, openTrades: 5 }))).toBe('SYMBOL_BUSY');
   });
 });
 
@@ -175,6 +224,7 @@ describe('fixed order of checks: the first failure is reported', () => {
     globalTradingState: 'HALTED',
     accountTradingState: 'HALTED',
     breaker: 'OPEN',
+    openTradeOnSymbol: { tradeId: 'demo.x', status: 'LIVE' },
     openTrades: 5,
     realizedPnlToday: new D('-30'),
     lastStopOutAt: NOW,
@@ -201,6 +251,7 @@ describe('fixed order of checks: the first failure is reported', () => {
       (x) => (x.globalTradingState = 'ACTIVE'),
       (x) => (x.accountTradingState = 'ACTIVE'),
       (x) => (x.breaker = 'CLOSED'),
+      (x) => (x.openTradeOnSymbol = undefined),
       (x) => (x.openTrades = 0),
       (x) => (x.realizedPnlToday = new D(0)),
       (x) => (x.lastStopOutAt = undefined),
@@ -215,6 +266,7 @@ describe('fixed order of checks: the first failure is reported', () => {
       'TRADING_HALTED',
       'TRADING_HALTED',
       'BREAKER_OPEN',
+      'SYMBOL_BUSY',
       'MAX_OPEN_TRADES',
       'DAILY_LOSS_LIMIT',
       'SYMBOL_COOLDOWN',

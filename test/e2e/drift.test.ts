@@ -1,12 +1,15 @@
 /**
- * The drift scenario end to end: `npm start -- --scenario drift --out DIR` (the core engine over one day, to
- * stay fast), then the reconciliation drill on dynalite and the paper exchange through the handler-level
- * reconciler. Every drift kind is found by the first dry run, the applied run fixes each, and the last dry
- * run finds nothing; `results.json` carries the three runs in its `reconciliation` section.
+ * The drift scenario end to end: `npm start -- --scenario drift --out DIR` over the last three hours of
+ * 2023-03-20 on the full local engine. Three trades are opened by the scenario's signals; at the end of the
+ * window the run's own paper exchange drifts in every way the reconciler knows; the reconciler function,
+ * invoked with the console test events, finds each drift (dry run), fixes each (applied run) through the
+ * run's handlers and state machine, and finds nothing afterwards. Every trade then runs to its end, and the
+ * realized PnL the table holds for the trades closed by hand is checked against the fills.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Decimal } from 'decimal.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../local/cli.js';
 import { resultsFileSchema } from '../../local/replay/results.js';
@@ -23,11 +26,26 @@ class Capture {
 interface FindingJson {
   kind: string;
   symbol: string;
+  tradeId?: string;
 }
 interface ActionJson {
-  action: { type: string };
+  action: { type: string; tradeId?: string };
   status: string;
 }
+interface TradeJson {
+  tradeId: string;
+  status: string;
+  entryPrice: string | null;
+  exitPrice: string | null;
+  qty: string | null;
+  fees: string;
+  realizedPnl: string | null;
+}
+
+const BTC = 'BTC/USDT:USDT';
+const DOGE = 'DOGE/USDT:USDT';
+const ETH = 'ETH/USDT:USDT';
+const SOL = 'SOL/USDT:USDT';
 
 let dir: string;
 let code: number;
@@ -40,78 +58,92 @@ const findingsOf = (i: number) =>
   (recon.runs[i]!.findings as unknown as FindingJson[]).map((f) => `${f.symbol} ${f.kind}`);
 const actionsOf = (i: number) =>
   (recon.runs[i]!.actions as unknown as ActionJson[]).map((a) => `${a.action.type}:${a.status}`);
+const drift = (kind: string) => recon.drifts.find((d) => d.kind === kind)!;
+const trade = (id: string) => (doc.trades as TradeJson[]).find((t) => t.tradeId === id)!;
+const outcome = (id: string) => recon.trades.find((t) => t.tradeId === id)!;
+
+async function run(argv: string[]): Promise<{ code: number; out: Capture; err: Capture }> {
+  const out = new Capture();
+  const err = new Capture();
+  return { code: await main(argv, { stdout: out, stderr: err }), out, err };
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'tw-drift-'));
-  stdout = new Capture();
-  stderr = new Capture();
-  code = await main(
-    [
-      '--scenario',
-      'drift',
-      '--engine',
-      'core',
-      '--symbols',
-      'BTC',
-      '--from',
-      '2023-03-20',
-      '--to',
-      '2023-03-21',
-      '--out',
-      dir,
-      '--quiet',
-    ],
-    { stdout, stderr },
-  );
+  const r = await run([
+    '--scenario',
+    'drift',
+    '--from',
+    '2023-03-20T21:00',
+    '--to',
+    '2023-03-21T00:00',
+    '--out',
+    dir,
+    '--quiet',
+  ]);
+  ({ code } = r);
+  stdout = r.out;
+  stderr = r.err;
   doc = JSON.parse(await readFile(join(dir, 'results.json'), 'utf8')) as Record<string, unknown>;
   recon = doc.reconciliation as ReconciliationSection;
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
 describe('npm start -- --scenario drift', () => {
-  it('runs the engine and writes results.json in the results format, with a reconciliation section', () => {
+  it('runs the full engine and writes results.json with a reconciliation section', () => {
     expect(code, stderr.text).toBe(0);
     expect(resultsFileSchema.safeParse(doc).success).toBe(true);
-    expect(doc.summary).toMatchObject({ symbols: ['BTC/USDT:USDT'] });
+    expect(doc.summary).toMatchObject({ engine: 'full', symbols: [BTC, DOGE, ETH, SOL] });
     expect(recon.accountId).toBe('demo');
-    expect(recon.runs.map((r) => r.dryRun)).toEqual([true, false, true]);
+    expect(recon.runs.map((r) => r.event)).toEqual([
+      { accountId: 'demo', dryRun: true },
+      { accountId: 'demo', apply: true },
+      { accountId: 'demo', dryRun: true },
+    ]);
     expect(stdout.text).toContain(
-      'Reconciliation drill (7 drifts): dry run 9 findings, applied 8 actions, dry run again 0 findings',
+      'Reconciliation after 7 drifts: dry run 8 findings, applied 7 actions, dry run again 0 findings',
     );
+    // The scenario's three trades are trades of the run, opened by the engine from their signals.
+    for (const id of ['demo.drift-1', 'demo.drift-2', 'demo.drift-3'])
+      expect(trade(id)).toMatchObject({ status: 'FINALIZED' });
   });
 
-  it('makes every kind of drift', () => {
-    expect(recon.drifts.map((d) => `${d.symbol} ${d.kind}`)).toEqual([
-      'BTC/USDT:USDT STOP_FILLED',
-      'ETH/USDT:USDT UNTRACKED_POSITION',
-      'SOL/USDT:USDT PARTIAL_CLOSE',
-      'DOGE/USDT:USDT CANCELLED_STOP',
-      'OP/USDT:USDT MANUAL_CLOSE',
-      'OP/USDT:USDT ORPHANED_STOP',
-      'BTC/USDT:USDT STALE_ENTRY_ORDER',
+  it('makes every kind of drift on the engine run’s own exchange, at the end of its window', () => {
+    expect(recon.drifts.map((d) => `${d.symbol} ${d.kind} ${d.tradeId ?? '-'}`)).toEqual([
+      `${BTC} STALE_ENTRY_ORDER -`,
+      `${BTC} STOP_FILLED demo.drift-1`,
+      `${DOGE} MANUAL_CLOSE demo.drift-2`,
+      `${DOGE} ORPHANED_STOP demo.drift-2`,
+      `${ETH} PARTIAL_CLOSE demo.drift-3`,
+      `${ETH} CANCELLED_STOP demo.drift-3`,
+      `${SOL} UNTRACKED_POSITION -`,
     ]);
+    const end = Date.parse('2023-03-21T00:00:00Z');
+    for (const d of recon.drifts) expect(d.at).toBeGreaterThanOrEqual(end - 1);
+    // The engine ran two more simulated minutes after the stale order was placed (the reconciler's limit is
+    // 60 s); the other drifts and the first reconciliation then happen at one moment.
+    expect(drift('STOP_FILLED').at - drift('STALE_ENTRY_ORDER').at).toBeGreaterThan(60_000);
+    for (const d of recon.drifts.slice(1)) expect(d.at).toBe(recon.runs[0]!.at);
   });
 
-  it('the first dry run finds each drift and only plans its fix', () => {
+  it('the first dry run finds each drift and plans only its fix', () => {
     expect(findingsOf(0)).toEqual([
-      'BTC/USDT:USDT POSITION_GONE', // the stop filled
-      'BTC/USDT:USDT STALE_ENTRY_ORDER',
-      'DOGE/USDT:USDT MISSING_STOP', // the cancelled stop
-      'ETH/USDT:USDT UNTRACKED_POSITION',
-      'ETH/USDT:USDT MISSING_STOP', // the untracked position has no stop
-      'OP/USDT:USDT POSITION_GONE', // the manual close
-      'OP/USDT:USDT ORPHANED_STOP',
-      'SOL/USDT:USDT QTY_MISMATCH', // the partial close
-      'SOL/USDT:USDT STOP_QTY_MISMATCH',
+      `${BTC} POSITION_GONE`, // the stop filled
+      `${BTC} STALE_ENTRY_ORDER`,
+      `${DOGE} POSITION_GONE`, // the manual close
+      `${DOGE} ORPHANED_STOP`,
+      `${ETH} QTY_MISMATCH`, // the partial close
+      `${ETH} MISSING_STOP`, // the cancelled stop
+      `${SOL} UNTRACKED_POSITION`,
+      `${SOL} MISSING_STOP`, // the untracked position has no stop
     ]);
-    expect(recon.runs[0]!.mismatches).toBe(9);
+    expect(recon.runs[0]!.mismatches).toBe(8);
     expect(actionsOf(0)).toEqual([
       'PLACE_STOP:planned',
       'ADOPT_POSITION:planned',
-      'REPLACE_STOP:planned',
       'SETTLE_TRADE:planned',
       'SETTLE_TRADE:planned',
       'FIX_QUANTITY:planned',
@@ -120,29 +152,75 @@ describe('npm start -- --scenario drift', () => {
     ]);
   });
 
-  it('the applied run applies every planned action', () => {
+  it('the applied run applies every planned action through the run’s handlers and state machine', () => {
     expect(findingsOf(1)).toEqual(findingsOf(0));
-    expect(actionsOf(1)).toEqual([
-      'PLACE_STOP:applied',
-      'ADOPT_POSITION:applied',
-      'REPLACE_STOP:applied',
-      'SETTLE_TRADE:applied',
-      'SETTLE_TRADE:applied',
-      'FIX_QUANTITY:applied',
-      'CANCEL_ORDER:applied',
-      'CANCEL_ORDER:applied',
-    ]);
-    // The adopted ETH position's lifecycle execution was started; the stopped-out BTC trade's live wait ended.
+    expect(actionsOf(1)).toEqual(actionsOf(0).map((a) => a.replace(':planned', ':applied')));
     expect(recon.executionsStarted).toHaveLength(1);
-    expect(recon.executionsStarted[0]).toMatch(/^adopt-ETHUSDTUSDT-long-/);
-    expect(recon.liveWaitsEnded).toEqual(['demo-drift-btc']);
+    const adopted = recon.executionsStarted[0]!;
+    expect(adopted).toMatch(/^adopt-SOLUSDTUSDT-long-/);
+    // The adopted position's execution waited LIVE and was closed at the end of the data like any trade.
+    expect(outcome(adopted)).toMatchObject({ status: 'FINALIZED', execution: 'SUCCEEDED' });
+    expect(outcome(adopted).executionStates).toContain('AwaitExit');
+    expect(outcome(adopted).executionStates).not.toContain('EnsureFlat');
+    // Evaluate answers ADOPTED: no entry command is sent for a position that is already open.
+    expect(outcome(adopted).executionStates.slice(0, 3)).toEqual(['Evaluate', 'Decide', 'AwaitExit']);
   });
 
   it('the last dry run finds nothing', () => {
     expect(recon.runs[2]!.findings).toEqual([]);
     expect(recon.runs[2]!.actions).toEqual([]);
     expect(recon.runs[2]!.mismatches).toBe(0);
-    // Its execution closes the stopped-out trade; the reconciler leaves it out of the diff meanwhile.
-    expect(recon.runs[2]!.awaitingExecution).toEqual(['demo-drift-btc']);
+    // Two simulated minutes later: the executions of the settled trades have settled them.
+    expect(recon.runs[2]!.awaitingExecution).toEqual([]);
+    expect(recon.runs[2]!.at - recon.runs[1]!.at).toBeGreaterThanOrEqual(120_000);
+  });
+
+  it('each touched trade ends with the exit reason and the realized PnL of its fills', () => {
+    for (const t of recon.trades) {
+      expect(t.status, t.tradeId).toBe('FINALIZED');
+      expect(t.execution, t.tradeId).toBe('SUCCEEDED');
+    }
+    expect(outcome('demo.drift-1').exitReason).toBe('STOP_HIT');
+    expect(outcome('demo.drift-2').exitReason).toBe('CLOSED_EXTERNALLY');
+
+    // Closed by hand at the last price (no fee on the manual close): PnL = qty × (close − entry) − entry fee.
+    const t2 = trade('demo.drift-2');
+    const close2 = drift('MANUAL_CLOSE');
+    expect(close2.qty).toBe(t2.qty);
+    const expected2 = new Decimal(close2.price!).minus(t2.entryPrice!).mul(t2.qty!).minus(t2.fees);
+    expect(outcome('demo.drift-2').realizedPnl).toBe(expected2.toFixed());
+    expect(t2.realizedPnl).toBe(expected2.toFixed());
+
+    // 40 % closed by hand, the rest by the engine at the end of the data: both parts count.
+    const t3 = trade('demo.drift-3');
+    const part = drift('PARTIAL_CLOSE');
+    const rest = new Decimal(t3.qty!).minus(part.qty!);
+    const expected3 = new Decimal(part.price!)
+      .minus(t3.entryPrice!)
+      .mul(part.qty!)
+      .plus(new Decimal(t3.exitPrice!).minus(t3.entryPrice!).mul(rest))
+      .minus(t3.fees);
+    expect(new Decimal(outcome('demo.drift-3').realizedPnl!).minus(expected3).abs().lte('1e-9')).toBe(true);
+  });
+
+  it('keeps every invariant of the run', () => {
+    const invariants = doc.invariants as { ok: boolean; checks: { name: string; violations: string[] }[] };
+    expect(invariants.checks.filter((c) => c.violations.length > 0)).toEqual([]);
+    expect(invariants.ok).toBe(true);
+  });
+});
+
+describe('npm start -- --scenario drift: bad requests', () => {
+  it('refuses the core engine', async () => {
+    const r = await run(['--scenario', 'drift', '--engine', 'core', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.err.text).toContain('--scenario drift needs --engine full');
+  });
+
+  it('refuses fewer than four symbols, naming them', async () => {
+    const r = await run(['--scenario', 'drift', '--symbols', 'BTC,ETH', '--quiet']);
+    expect(r.code).toBe(2);
+    expect(r.err.text).toContain('the drift scenario needs at least 4 symbols');
+    expect(r.err.text).toContain('BTC/USDT:USDT, ETH/USDT:USDT');
   });
 });

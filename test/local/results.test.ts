@@ -88,7 +88,7 @@ const skipped = trade({
   tradeId: 'demo.probe-maxopen-7',
   signalId: 'probe-maxopen-7',
   outcome: 'SKIPPED',
-  statusReason: 'MAX_OPEN_TRADES: 5 open trades, the limit is 5',
+  statusReason: 'MAX_OPEN_TRADES: 3 open trades, the limit is 3',
   entryFilledAt: null,
   entryPrice: null,
   qty: null,

@@ -10,6 +10,8 @@ import {
   BUNDLED_SIGNALS_FILE,
   DEFAULT_CONFIG_FILE,
 } from '../../local/paths.js';
+import { parseCliArgs, prepareRun } from '../../local/cli.js';
+import { runCoreReplay } from '../../local/replay/engine.js';
 import { makeSampleSignals, renderSignals } from '../../local/tools/make-sample-signals.js';
 
 const WEEK_MS = 7 * 86_400_000;
@@ -120,6 +122,8 @@ describe('bundled sample signals', () => {
     const maxOpen = signals.filter((s) => s.tags?.includes('probe:max-open-trades'));
     expect(maxOpen).toHaveLength(7);
     expect(new Set(maxOpen.map((s) => s.at)).size).toBe(1);
+    // Four symbols, three of them twice: more than maxOpenTrades (3) symbols, and repeated symbols.
+    expect(new Set(maxOpen.map((s) => s.symbol)).size).toBe(4);
     const [stopped, again] = signals.filter((s) => s.tags?.includes('probe:cooldown'));
     expect(stopped!.symbol).toBe(again!.symbol);
     expect(Date.parse(again!.at!) - Date.parse(stopped!.at!)).toBeLessThan(90 * 60_000);
@@ -135,16 +139,54 @@ describe('bundled sample signals', () => {
 });
 
 describe('default configuration', () => {
-  it('parses: account demo on paper, equity 10000, max loss 3.00 per trade, the rest defaults', async () => {
+  it('parses: account demo on paper, equity 10000, max loss 3.00 per trade, at most 3 open trades, the rest defaults', async () => {
     const config = parseConfig(JSON.parse(await readFile(DEFAULT_CONFIG_FILE, 'utf8')));
     expect([...config.accounts.keys()]).toEqual(['demo']);
     const demo = config.accounts.get('demo')!;
     expect(demo.exchange).toBe('paper');
     expect(demo.equity?.toFixed()).toBe('10000');
     expect(demo.options.risk.maxLossPerTrade?.toFixed(2)).toBe('3.00');
-    expect(demo.options.risk.maxOpenTrades).toBe(5);
+    expect(demo.options.risk.maxOpenTrades).toBe(3);
     expect(demo.options.risk.cooldownAfterStopOutMinutes).toBe(15);
     expect(demo.options.fees.takerRate.toFixed()).toBe('0.0005');
     expect(demo.options.fees.makerRate.toFixed()).toBe('0.0002');
+  });
+});
+
+describe('the max-open-trades probes with the default configuration (core replay of 2023-03-21)', () => {
+  it('open BTC, DOGE, ETH; BTC and ETH again are SYMBOL_BUSY; SOL twice is MAX_OPEN_TRADES', async () => {
+    const parsed = parseCliArgs([
+      '--quiet',
+      '--symbols',
+      'BTC,ETH,SOL,DOGE',
+      '--from',
+      '2023-03-21',
+      '--to',
+      '2023-03-22',
+    ]);
+    if (parsed.kind !== 'run') throw new Error(`unexpected parse result ${parsed.kind}`);
+    const result = runCoreReplay((await prepareRun(parsed.options)).input);
+    const probes = result.trades.filter((t) => t.signalId.startsWith('probe-maxopen-'));
+    const outcomes = Object.fromEntries(
+      probes.map((t) => [
+        t.signalId.slice('probe-maxopen-'.length),
+        t.statusReason?.split(':')[0] ?? t.outcome,
+      ]),
+    );
+    expect(outcomes).toEqual({
+      '1': 'TRADED',
+      '2': 'TRADED',
+      '3': 'MAX_OPEN_TRADES',
+      '4': 'TRADED',
+      '5': 'SYMBOL_BUSY',
+      '6': 'SYMBOL_BUSY',
+      '7': 'MAX_OPEN_TRADES',
+    });
+    expect(probes.find((t) => t.signalId === 'probe-maxopen-5')!.statusReason).toBe(
+      'SYMBOL_BUSY: BTC/USDT:USDT already has open trade demo.probe-maxopen-1 (LIVE): one trade per account and symbol',
+    );
+    expect(probes.find((t) => t.signalId === 'probe-maxopen-7')!.statusReason).toBe(
+      'MAX_OPEN_TRADES: 3 open trades, the limit is 3',
+    );
   });
 });

@@ -22,8 +22,8 @@ afterAll(async () => {
 const ALICE = 'arn:aws:iam::123456789012:user/alice';
 
 /** Submits a signal through the API and waits until its trade is LIVE with the wait armed. */
-async function liveTrade(id: string): Promise<string> {
-  const r = await call('POST', '/signals', { body: btcSignal(id) });
+async function liveTrade(id: string, over: Record<string, unknown> = {}): Promise<string> {
+  const r = await call('POST', '/signals', { body: btcSignal(id, over) });
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   const tradeId = r.body.tradeId as string;
   await env.sfn.waitForTask(tradeId, 'AwaitExit');
@@ -153,8 +153,10 @@ describe('operator controls', () => {
 
   it('POST /trading-state HALTED + flatten: every live trade exits with KILL_SWITCH; new signals are skipped', async () => {
     env.clock.advance(1000);
+    // One trade per account and symbol: the second live trade is on ETH.
+    env.paper.setPrice('ETH/USDT:USDT', '2000');
     const a = await liveTrade('flat-a');
-    const b = await liveTrade('flat-b');
+    const b = await liveTrade('flat-b', { symbol: 'ETH/USDT:USDT', price: '2000' });
     const r = await call('POST', '/trading-state', {
       body: { scope: 'global', state: 'HALTED', flatten: true, reason: 'exchange incident' },
     });

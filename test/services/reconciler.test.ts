@@ -6,13 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoTradeStore } from '../../functions/adapters/dynamodb/trade-store.js';
 import { PaperExchange } from '../../functions/adapters/paper/paper-exchange.js';
 import { parseTradingOptions } from '../../functions/core/config.js';
-import { D } from '../../functions/core/decimal.js';
+import { D, type Decimal } from '../../functions/core/decimal.js';
 import { adoptedTradeId, clientOrderId } from '../../functions/core/reconciliation.js';
 import { openPosition, stopRulesFor } from '../../functions/core/stop-manager.js';
 import { encodePosition } from '../../functions/core/trade-codec.js';
 import type { Side } from '../../functions/core/types.js';
 import type { ExchangePort } from '../../functions/ports/exchange.js';
 import type { JsonMap, TradeStore } from '../../functions/ports/trade-store.js';
+import { settle, type LifecycleDeps } from '../../functions/services/lifecycle-tasks.js';
 import type { EndLiveWaitResult, ExitDecision } from '../../functions/services/live-wait.js';
 import { OrderExecutor } from '../../functions/services/order-executor.js';
 import {
@@ -23,6 +24,7 @@ import {
   tableViewOf,
 } from '../../functions/services/reconciler.js';
 import type { ReconReportData, ReconcilerSettings } from '../../functions/services/reconciler.js';
+import { realizedPnlOf } from '../../functions/services/trade-data.js';
 import { MARKETS, T0 } from '../exchange/paper-support.js';
 import { ManualClock, startEmulators } from '../support/emulators.js';
 import type { Emulators } from '../support/emulators.js';
@@ -762,5 +764,381 @@ describe('reconciler: runs', () => {
     const adopted = adoptedTradeId(a.accountId, ETH, 'long', new D('2000'));
     expect((await trade(a, adopted)).status).toBe('LIVE');
     expect(a.started).toContain(adopted);
+  });
+});
+
+describe('reconciler: trades closed wholly or partly outside the engine', () => {
+  /** The lifecycle tasks' ports as `settle` uses them (store, clock, the account's exchange). */
+  function lifecycle(a: Account): LifecycleDeps {
+    const unused = () => Promise.reject(new Error('not used by settle'));
+    return {
+      store: a.store,
+      clock: a.clock,
+      workflow: { startExecution: unused, sendTaskSuccess: unused, sendTaskFailure: unused },
+      config: { getConfig: unused },
+      accounts: { account: () => Promise.resolve({ exchange: a.ex, executor: a.executor }) },
+    };
+  }
+
+  /**
+   * A LIVE trade entered by the engine: a market entry through the executor (its intent recorded, taker
+   * fee), its stop through the executor, and the trade record as the order executor leaves it.
+   */
+  async function enteredTrade(a: Account, spec: TradeSpec): Promise<{ tradeId: string; entryFee: string }> {
+    const tradeId = `${a.accountId}-${spec.tradeId}`;
+    const entry = await a.executor.enter({
+      tradeId,
+      symbol: spec.symbol,
+      side: spec.side,
+      qty: new D(spec.qty),
+      type: 'market',
+      referencePrice: new D(spec.entry),
+    });
+    if (entry.status !== 'filled') throw new Error(`set-up entry not filled: ${entry.status}`);
+    expect(entry.avgPrice?.toFixed()).toBe(spec.entry);
+    const made = await liveTradeRecord(a, tradeId, spec, {
+      clientOrderId: entry.clientOrderId,
+      orderId: entry.order.id,
+    });
+    return { tradeId: made.tradeId, entryFee: (entry.order.fee ?? new D(0)).toFixed() };
+  }
+
+  /** The trade record of {@link enteredTrade} (the stop placed through the executor first). */
+  async function liveTradeRecord(
+    a: Account,
+    tradeId: string,
+    spec: TradeSpec,
+    entry: { clientOrderId: string; orderId: string },
+  ): Promise<{ tradeId: string }> {
+    const placed = await a.executor.placeStop({
+      tradeId,
+      symbol: spec.symbol,
+      positionSide: spec.side,
+      qty: new D(spec.qty),
+      stopPrice: new D(spec.stop),
+      seq: 0,
+    });
+    if (placed.status !== 'placed') throw new Error(`set-up stop not placed: ${placed.status}`);
+    const market = MARKETS[spec.symbol];
+    if (!market) throw new Error(`no market ${spec.symbol}`);
+    const maxLoss = new D(spec.maxLoss ?? '100');
+    const position = openPosition({
+      side: spec.side,
+      entryPrice: new D(spec.entry),
+      qty: new D(spec.qty),
+      filledAt: T0,
+      exits: {
+        stop: new D(spec.stop),
+        takeProfit: new D(spec.entry),
+        levels: [],
+        stopDistance: new D(spec.entry).minus(spec.stop).abs(),
+      },
+      maxLoss,
+      rules: stopRulesFor(TRADING, market),
+    }).position;
+    await a.store.createTrade({
+      tradeId,
+      accountId: a.accountId,
+      symbol: spec.symbol,
+      at: T0,
+      data: { side: spec.side, plan: { maxLoss: maxLoss.toFixed() } },
+    });
+    await a.store.transition(tradeId, {
+      expectedVersion: 1,
+      to: 'ENTERING',
+      type: 'ENTRY_SENT',
+      at: T0,
+      commandId: 'c1',
+    });
+    await a.store.transition(tradeId, {
+      expectedVersion: 2,
+      to: 'LIVE',
+      type: 'ENTRY_FILLED',
+      at: T0,
+      commandId: 'c2',
+      patch: {
+        position: encodePosition(position) as unknown as JsonMap,
+        stopOrderId: placed.order.id,
+        stopSeq: 0,
+        entry: {
+          clientOrderId: entry.clientOrderId,
+          orderId: entry.orderId,
+          requestedQty: spec.qty,
+          filledQty: spec.qty,
+          avgPrice: spec.entry,
+          filledAt: T0,
+          partial: false,
+          slippageBps: null,
+        },
+        ...(spec.liveWait ? { liveTaskToken: `token-${tradeId}` } : {}),
+      },
+    });
+    return { tradeId };
+  }
+
+  /** Realized PnL of a long from fills, computed here: Σ sells − Σ buys (qty × price) − Σ fees. */
+  function longPnlOf(fills: { side: string; qty: Decimal; price: Decimal; fee: Decimal }[]): Decimal {
+    let pnl = new D(0);
+    for (const f of fills) {
+      const value = f.qty.mul(f.price);
+      pnl = (f.side === 'sell' ? pnl.plus(value) : pnl.minus(value)).minus(f.fee);
+    }
+    return pnl;
+  }
+
+  it('a full close by hand: the reconciler records the close fill as external, settle() realizes the exact PnL', async () => {
+    const a = account();
+    a.ex.setPrice(SOL, '20.13');
+    const { tradeId, entryFee } = await enteredTrade(a, {
+      tradeId: 'full',
+      symbol: SOL,
+      side: 'long',
+      qty: '10',
+      entry: '20.13',
+      stop: '19.5',
+      liveWait: true,
+    });
+    expect(entryFee).toBe('0.10065'); // 0.0005 × 10 × 20.13
+    a.clock.advance(60_000);
+    a.ex.setPrice(SOL, '20.87');
+    const close = await a.ex.createOrder({
+      symbol: SOL,
+      side: 'sell',
+      kind: 'market',
+      qty: new D('10'),
+      reduceOnly: true,
+      clientOrderId: 'web-close-1',
+    });
+    const closedAt = a.clock.now();
+
+    const r = await a.reconciler().run({ accountId: a.accountId, dryRun: false });
+    expect(types(r)).toEqual(['SETTLE_TRADE:applied', 'CANCEL_ORDER:applied']);
+    const action = r.actions[0]?.action;
+    if (action?.type !== 'SETTLE_TRADE') throw new Error('expected SETTLE_TRADE');
+    expect(action.externalFills.map((f) => [f.orderId, f.qty.toFixed(), f.price.toFixed()])).toEqual([
+      [close.id, '10', '20.87'],
+    ]);
+    expect(r.actions[0]?.detail).toContain('closed outside the engine by 1 fill (10 @ 20.87)');
+    const recorded = [
+      {
+        orderId: close.id,
+        clientOrderId: 'web-close-1',
+        side: 'sell',
+        qty: '10',
+        price: '20.87',
+        fee: '0.10435', // 0.0005 × 10 × 20.87
+        at: closedAt,
+        action: 'SETTLE_TRADE',
+      },
+    ];
+    expect((await trade(a, tradeId)).data.externalFills).toMatchObject(recorded);
+    // Written in the settlement's own audit event.
+    const settledEvent = (await a.store.listEvents(tradeId)).find((e) => e.type === 'RECON_SETTLED');
+    expect(settledEvent?.data.externalFills).toMatchObject(recorded);
+    expect(settledEvent?.commandId).toBe(`recon:settle:${tradeId}`);
+
+    // A second apply (the trade awaits its execution) adds nothing.
+    await a.reconciler().run({ accountId: a.accountId, dryRun: false });
+    expect((await trade(a, tradeId)).data.externalFills).toHaveLength(1);
+
+    const settlement = await settle(lifecycle(a), tradeId);
+    const fills = await a.ex.fetchMyTrades(SOL, 0);
+    expect(fills).toHaveLength(2); // the entry and the close by hand; the stop never filled
+    const expected = longPnlOf(fills);
+    expect(expected.toFixed()).toBe('7.195'); // (20.87 − 20.13) × 10 − 0.10065 − 0.10435
+    expect(settlement).toMatchObject({
+      realizedPnl: expected.toFixed(),
+      fees: '0.205',
+      entryQty: '10',
+      exitQty: '10',
+      avgExit: '20.87',
+      fills: 2,
+      externalFills: 1,
+    });
+    const t = await trade(a, tradeId);
+    expect(t.status).toBe('CLOSED');
+    expect(realizedPnlOf(t)?.toFixed()).toBe('7.195');
+    // settle() closed the trade (its live wait had ended) and kept the exit the reconciler recorded.
+    expect((await a.store.listEvents(tradeId)).map((e) => e.type).slice(-2)).toEqual([
+      'POSITION_GONE',
+      'SETTLED',
+    ]);
+    expect(t.data.exit).toMatchObject({ reason: 'CLOSED_EXTERNALLY', filledQty: '10', avgPrice: '20.87' });
+
+    // Settling again, and reconciling again, change nothing.
+    expect(await settle(lifecycle(a), tradeId)).toEqual(settlement);
+    const again = await a.reconciler().run({ accountId: a.accountId, dryRun: false });
+    expect(again.actions).toEqual([]);
+    expect((await trade(a, tradeId)).data.externalFills).toHaveLength(1);
+    await assertNoDuplicates(a);
+  });
+
+  it('a partial close by hand (4 of 10), then the engine closes the other 6: settle() realizes the exact PnL of all 10', async () => {
+    const a = account();
+    a.ex.setPrice(SOL, '20.13');
+    const { tradeId } = await enteredTrade(a, {
+      tradeId: 'part',
+      symbol: SOL,
+      side: 'long',
+      qty: '10',
+      entry: '20.13',
+      stop: '19.5',
+    });
+    // By hand: 1 closed in the exchange's UI (no fee), then 3 with a market order (taker fee).
+    a.clock.advance(10_000);
+    a.ex.setPrice(SOL, '20.5');
+    a.ex.closePositionExternally(SOL, '1');
+    const oneAt = a.clock.now();
+    a.clock.advance(10_000);
+    a.ex.setPrice(SOL, '20.61');
+    const hand = await a.ex.createOrder({
+      symbol: SOL,
+      side: 'sell',
+      kind: 'market',
+      qty: new D('3'),
+      reduceOnly: true,
+      clientOrderId: 'web-close-3',
+    });
+    const threeAt = a.clock.now();
+    a.clock.advance(10_000);
+
+    const r = await a.reconciler().run({ accountId: a.accountId, dryRun: false });
+    expect(types(r)).toEqual(['REPLACE_STOP:applied', 'FIX_QUANTITY:applied']);
+    const fix = r.actions[1]?.action;
+    if (fix?.type !== 'FIX_QUANTITY') throw new Error('expected FIX_QUANTITY');
+    expect([fix.from.toFixed(), fix.to.toFixed(), fix.unattributedQty.toFixed()]).toEqual(['10', '6', '0']);
+    expect(r.actions[1]?.detail).toContain(
+      '4 of the 4 closed outside the engine recorded as external fills: 2 fills (3 @ 20.61, 1 @ 20.5)',
+    );
+    const recorded = [
+      {
+        orderId: hand.id,
+        clientOrderId: 'web-close-3',
+        side: 'sell',
+        qty: '3',
+        price: '20.61',
+        fee: '0.030915',
+        at: threeAt,
+      },
+      { side: 'sell', qty: '1', price: '20.5', fee: '0', at: oneAt, action: 'FIX_QUANTITY' },
+    ];
+    let t = await trade(a, tradeId);
+    expect(t.data.externalFills).toMatchObject(recorded);
+    expect(t.data.position).toMatchObject({ remainingQty: '6' });
+    const fixEvent = (await a.store.listEvents(tradeId)).at(-1);
+    expect(fixEvent?.type).toBe('RECON_QTY_FIXED');
+    expect(fixEvent?.commandId).toBe(`recon:fixqty:${tradeId}:10:6`);
+    expect(fixEvent?.data.externalFills).toMatchObject(recorded);
+
+    // Reconciling again finds nothing and records nothing more.
+    const again = await a.reconciler().run({ accountId: a.accountId, dryRun: false });
+    expect(again.findings).toEqual([]);
+    expect((await trade(a, tradeId)).data.externalFills).toHaveLength(2);
+
+    // The engine closes the remaining 6 (a reduce-only market exit, its intent recorded for the trade).
+    a.ex.setPrice(SOL, '19.9');
+    const exit = await a.executor.exit({
+      tradeId,
+      symbol: SOL,
+      positionSide: 'long',
+      qty: new D('6'),
+      seq: 1,
+    });
+    if (exit.status !== 'exited') throw new Error(`exit ${exit.status}`);
+    a.clock.advance(10_000);
+
+    // A reconciliation before the execution settles: the exit is the trade's own, the hand fills are
+    // already attributed — nothing new is recorded as external.
+    const gone = await a.reconciler().run({ accountId: a.accountId, dryRun: false });
+    expect(types(gone)).toEqual(['SETTLE_TRADE:applied', 'CANCEL_ORDER:applied']);
+    const st = gone.actions[0]?.action;
+    if (st?.type !== 'SETTLE_TRADE') throw new Error('expected SETTLE_TRADE');
+    expect(st.externalFills).toEqual([]);
+    expect(st.closedQty.toFixed()).toBe('6');
+    t = await trade(a, tradeId);
+    expect(t.status).toBe('CLOSED');
+    expect(t.data.externalFills).toHaveLength(2);
+
+    const settlement = await settle(lifecycle(a), tradeId);
+    const fills = await a.ex.fetchMyTrades(SOL, 0);
+    expect(fills).toHaveLength(4); // entry 10, by hand 1 and 3, the engine's exit 6
+    const expected = longPnlOf(fills);
+    // 6 × 19.9 + 3 × 20.61 + 1 × 20.5 − 10 × 20.13 − (0.10065 + 0.030915 + 0 + 0.0597)
+    expect(expected.toFixed()).toBe('0.238735');
+    expect(settlement).toMatchObject({
+      realizedPnl: expected.toFixed(),
+      grossPnl: '0.43',
+      fees: '0.191265',
+      entryQty: '10',
+      exitQty: '10',
+      fills: 4,
+      externalFills: 2,
+    });
+    expect(realizedPnlOf(await trade(a, tradeId))?.toFixed()).toBe('0.238735');
+    await assertNoDuplicates(a);
+  });
+
+  it('an adopted position closed by the engine: settle() takes the adopted position as the entry', async () => {
+    const a = account();
+    a.ex.openPositionExternally(ETH, 'long', '0.5', '2000');
+    await a.reconciler().run({ accountId: a.accountId, dryRun: false });
+    const id = adoptedTradeId(a.accountId, ETH, 'long', new D('2000'));
+    expect((await trade(a, id)).status).toBe('LIVE');
+    a.clock.advance(60_000);
+    a.ex.setPrice(ETH, '2010');
+    const exit = await a.executor.exit({
+      tradeId: id,
+      symbol: ETH,
+      positionSide: 'long',
+      qty: new D('0.5'),
+      seq: 1,
+    });
+    if (exit.status !== 'exited') throw new Error(`exit ${exit.status}`);
+
+    const settlement = await settle(lifecycle(a), id);
+    // Entry 0.5 @ 2000 (opened by hand, no fee known); the engine's exit 0.5 @ 2010, taker fee
+    // 0.0005 × 0.5 × 2010 = 0.5025: 0.5 × 10 − 0.5025.
+    expect(settlement).toMatchObject({
+      realizedPnl: '4.4975',
+      grossPnl: '5',
+      fees: '0.5025',
+      entryQty: '0.5',
+      exitQty: '0.5',
+      avgEntry: '2000',
+      avgExit: '2010',
+      adoptedEntry: true,
+    });
+    expect(realizedPnlOf(await trade(a, id))?.toFixed()).toBe('4.4975');
+  });
+
+  it('a partial close no fill explains: nothing is recorded and the detail says the PnL of that part is unknown', async () => {
+    const a = account();
+    a.ex.setPrice(SOL, '20');
+    const { tradeId } = await enteredTrade(a, {
+      tradeId: 'nofill',
+      symbol: SOL,
+      side: 'long',
+      qty: '10',
+      entry: '20',
+      stop: '19.5',
+    });
+    a.ex.closePositionExternally(SOL, '4');
+    // The exchange's fill list does not show the close (e.g. older than what it returns).
+    const exchange = new Proxy(a.ex, {
+      get(t, prop, receiver) {
+        if (prop === 'fetchMyTrades')
+          return async (symbol: string, since?: number) =>
+            (await t.fetchMyTrades(symbol, since)).filter((f) => f.side === 'buy');
+        return Reflect.get(t, prop, receiver) as unknown;
+      },
+    });
+    const r = await a.reconciler({ exchange }).run({ accountId: a.accountId, dryRun: false });
+    expect(types(r)).toEqual(['REPLACE_STOP:applied', 'FIX_QUANTITY:applied']);
+    expect(r.actions[1]?.detail).toContain(
+      'no fill explains the 4 closed outside the engine: nothing recorded, PnL of that part unknown',
+    );
+    const t = await trade(a, tradeId);
+    expect(t.data.externalFills).toBeUndefined();
+    expect(t.data.position).toMatchObject({ remainingQty: '6' });
   });
 });
