@@ -15,7 +15,8 @@
  *   the queue's visibility timeout and redrive to the dead-letter queue after 5 receives);
  * - EventBridge Scheduler → once a simulated minute, while anything runs, an EventBridge scheduled event
  *   to each worker handler (stop manager, milestone checker, lifecycle watch), whose loop runs six ticks
- *   10 s apart on the simulated clock;
+ *   10 s apart on the simulated clock; every 5 minutes, while anything runs, the reconciler function, dry
+ *   (it must find nothing: invariant `reconciledClean`);
  * - the exchange → the paper exchange driven by the candles: each candle is walked along the fill model's
  *   path (open, adverse extreme, favourable extreme, close) placed on the 10-s tick grid (offsets 0, ⅓, ⅔
  *   of the interval, and the last tick of the candle), resting orders worked on each segment; order calls
@@ -56,6 +57,7 @@ import { handler as lifecycleTaskHandler } from '../../functions/handlers/lifecy
 import { handler as lifecycleWatchHandler } from '../../functions/handlers/lifecycle-watch.js';
 import { handler as milestoneHandler } from '../../functions/handlers/milestone-checker.js';
 import { handler as orderExecutorHandler } from '../../functions/handlers/order-executor.js';
+import { handler as reconcilerHandler } from '../../functions/handlers/reconciler.js';
 import { handler as stopManagerHandler } from '../../functions/handlers/stop-manager.js';
 import { AccountRuntimes } from '../../functions/handlers/shared/accounts.js';
 import { buildContext, setContext } from '../../functions/handlers/shared/context.js';
@@ -126,6 +128,8 @@ export interface ReplayScenario {
 
 /** The minute of the worker schedule (EventBridge `rate(1 minute)`). */
 const MINUTE = 60_000;
+/** The reconciler's schedule (EventBridge `rate(5 minutes)`). */
+const RECONCILE_EVERY = 5 * 60_000;
 /** The worker tick interval the path points are placed on. */
 const TICK = 10_000;
 /** A 30-day month, in minutes (the idle-month basis). */
@@ -660,6 +664,47 @@ export async function runFullReplay(
     };
 
     /** One active simulated minute: six ticks; the workers start at its first. */
+    /**
+     * Invokes a handler outside the worker schedule (the reconciler, an operator's call), moving the clock
+     * while it sleeps (modeled exchange latency, back-offs) until it returns.
+     */
+    const driven = async <T>(handler: string, fn: () => Promise<T>): Promise<T> => {
+      let done = false;
+      const call = invoke(handler, fn).finally(() => {
+        done = true;
+      });
+      call.catch(() => undefined);
+      await sched.settle();
+      for (let idle = 0; !done;) {
+        const next = sched.nextWake();
+        if (next !== null) {
+          await sched.advanceTo(Math.max(next, sched.now()));
+          continue;
+        }
+        // Waiting on something the scheduler does not count (a callback): a little real time.
+        if (++idle > 2000) throw new Error(`${handler} did not return (nothing left to wake)`);
+        await new Promise((r) => setTimeout(r, 5));
+        await sched.settle();
+      }
+      return call;
+    };
+
+    // The reconciler's schedule (every 5 minutes), run dry while anything runs: the table and the
+    // exchange must agree at every one of them (invariant reconciledClean).
+    const scheduledRecon: { at: number; mismatches: number; findings: string[] }[] = [];
+    const reconcileScheduled = async () => {
+      const at = sched.now();
+      const r = await driven('reconciler', () => reconcilerHandler({ dryRun: true }));
+      const findings: string[] = [];
+      for (const run of r.runs) {
+        if ('error' in run) findings.push(`${run.accountId}: ${run.error}`);
+        else
+          for (const f of Array.isArray(run.report.findings) ? run.report.findings : [])
+            findings.push(`${run.accountId}: ${JSON.stringify(f)}`);
+      }
+      scheduledRecon.push({ at, mismatches: r.mismatches, findings });
+    };
+
     const runMinute = async (minute: number, withPoints: boolean) => {
       for (let k = 0; k < MINUTE / TICK; k++) {
         const t = minute + k * TICK;
@@ -667,6 +712,7 @@ export async function runFullReplay(
         await sched.advanceTo(Math.max(sched.now(), t - 1));
         await sched.jumpTo(t);
         if (withPoints) applyPointsUntil(t);
+        if (k === 0 && minute % RECONCILE_EVERY === 0 && anyRunning()) await reconcileScheduled();
         const submitted = await submitDue(t);
         if (k === 0) {
           // A signal entered at this open: its entry and stop complete first (order latency), so the
@@ -716,26 +762,7 @@ export async function runFullReplay(
       exchange: (accountId) => paperFor(accountId),
       store,
       lastPrice: (symbol) => lastPrice.get(symbol),
-      invoke: async <T>(handler: string, fn: () => Promise<T>): Promise<T> => {
-        let done = false;
-        const call = invoke(handler, fn).finally(() => {
-          done = true;
-        });
-        call.catch(() => undefined);
-        await sched.settle();
-        for (let idle = 0; !done;) {
-          const next = sched.nextWake();
-          if (next !== null) {
-            await sched.advanceTo(Math.max(next, sched.now()));
-            continue;
-          }
-          // Waiting on something the scheduler does not count (a callback): a little real time.
-          if (++idle > 2000) throw new Error(`${handler} did not return (nothing left to wake)`);
-          await new Promise((r) => setTimeout(r, 5));
-          await sched.settle();
-        }
-        return call;
-      },
+      invoke: driven,
       runMinutes: async (n) => {
         for (let k = 0; k < n; k++) {
           const m = Math.floor(sched.now() / MINUTE) * MINUTE + MINUTE;
@@ -847,7 +874,7 @@ export async function runFullReplay(
       orders: await dlqDepth(e.orderQueue.dlq?.url),
       signals: await dlqDepth(e.signalsQueue.dlq?.url),
     };
-    const invariants = checkInvariants(records, snapshots, config, points, dlq, stuck);
+    const invariants = checkInvariants(records, snapshots, config, points, dlq, stuck, scheduledRecon);
 
     const latencies = records
       .map((r) => num(r.trade.data.fillToStopMs))
@@ -1074,6 +1101,7 @@ function checkInvariants(
   points: readonly PathPoint[],
   dlq: { orders: number; signals: number },
   stuck: readonly string[],
+  reconciliations: readonly { at: number; findings: readonly string[] }[],
 ): InvariantsSection {
   const check = (
     name: string,
@@ -1196,6 +1224,9 @@ function checkInvariants(
       );
   }
 
+  // 7. Every scheduled reconciliation found the table and the exchange in agreement.
+  const drift = reconciliations.flatMap((r) => r.findings.map((f) => `${new Date(r.at).toISOString()} ${f}`));
+
   const checks = [
     check(
       'stopWithinOneSecond',
@@ -1222,6 +1253,12 @@ function checkInvariants(
       "every trade's audit log ends at its stored status and version",
       records.length,
       audit,
+    ),
+    check(
+      'reconciledClean',
+      'every scheduled reconciliation (every 5 minutes while a trade ran, dry) found the table and the exchange in agreement',
+      reconciliations.length,
+      drift,
     ),
   ];
   return { ok: checks.every((c) => c.ok), dlqMessages: dlq.orders + dlq.signals, checks };

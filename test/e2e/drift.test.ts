@@ -224,3 +224,40 @@ describe('npm start -- --scenario drift: bad requests', () => {
     expect(r.err.text).toContain('BTC/USDT:USDT, ETH/USDT:USDT');
   });
 });
+
+describe('the reconciler’s schedule in the full engine', () => {
+  it('flags drift left in place across a scheduled reconciliation (invariant reconciledClean)', async () => {
+    const { parseCliArgs, prepareRun } = await import('../../local/cli.js');
+    const { runFullReplay } = await import('../../local/runtime/full-replay.js');
+    const { driftSignals } = await import('../../local/runtime/drift-scenario.js');
+    const parsed = parseCliArgs([
+      '--symbols',
+      'BTC',
+      '--from',
+      '2023-03-20T23:00',
+      '--to',
+      '2023-03-21T00:00',
+    ]);
+    if (parsed.kind !== 'run') throw new Error(parsed.kind);
+    const { input } = await prepareRun(parsed.options);
+    const signals = driftSignals(input, 'demo', [BTC]);
+    const result = await runFullReplay(
+      { ...input, signals },
+      {
+        scenario: {
+          async beforeEndOfData(run) {
+            const t = await run.store.getTrade('demo.drift-1');
+            expect(t?.status).toBe('LIVE');
+            // The stop cancelled by hand, and nobody reconciles by hand before the next scheduled run.
+            run.exchange('demo').cancelOrderExternally(t!.data.stopOrderId as string);
+            await run.runMinutes(6);
+          },
+        },
+      },
+    );
+    const check = result.invariants!.checks.find((c) => c.name === 'reconciledClean')!;
+    expect(check.ok).toBe(false);
+    expect(check.violations.some((v) => v.includes('MISSING_STOP') && v.includes('demo.drift-1'))).toBe(true);
+    expect(result.invariants!.ok).toBe(false);
+  }, 120_000);
+});
