@@ -194,9 +194,14 @@ interface TradeSpec {
  * A LIVE trade as the engine leaves it: the position on the exchange, its stop placed through the executor
  * (seq 0), and the trade record with `position`, `stop`, `stopOrderId`, `stopSeq`, `entry`, `plan`.
  */
-async function liveTrade(a: Account, spec: TradeSpec): Promise<{ stopOrderId: string; tradeId: string }> {
+async function liveTrade(
+  a: Account,
+  spec: TradeSpec,
+  entered?: { clientOrderId: string; orderId: string },
+): Promise<{ stopOrderId: string; tradeId: string }> {
   const tradeId = `${a.accountId}-${spec.tradeId}`;
-  a.ex.openPositionExternally(spec.symbol, spec.side, spec.qty, spec.entry);
+  // Without `entered` the position is opened on the exchange here; with it, the entry order already made it.
+  if (!entered) a.ex.openPositionExternally(spec.symbol, spec.side, spec.qty, spec.entry);
   const placed = await a.executor.placeStop({
     tradeId,
     symbol: spec.symbol,
@@ -248,8 +253,8 @@ async function liveTrade(a: Account, spec: TradeSpec): Promise<{ stopOrderId: st
       stopOrderId: placed.order.id,
       stopSeq: 0,
       entry: {
-        clientOrderId: clientOrderId(tradeId, 'entry'),
-        orderId: 'external',
+        clientOrderId: entered?.clientOrderId ?? clientOrderId(tradeId, 'entry'),
+        orderId: entered?.orderId ?? 'external',
         requestedQty: spec.qty,
         filledQty: spec.qty,
         avgPrice: spec.entry,
@@ -796,84 +801,8 @@ describe('reconciler: trades closed wholly or partly outside the engine', () => 
     });
     if (entry.status !== 'filled') throw new Error(`set-up entry not filled: ${entry.status}`);
     expect(entry.avgPrice?.toFixed()).toBe(spec.entry);
-    const made = await liveTradeRecord(a, tradeId, spec, {
-      clientOrderId: entry.clientOrderId,
-      orderId: entry.order.id,
-    });
-    return { tradeId: made.tradeId, entryFee: (entry.order.fee ?? new D(0)).toFixed() };
-  }
-
-  /** The trade record of {@link enteredTrade} (the stop placed through the executor first). */
-  async function liveTradeRecord(
-    a: Account,
-    tradeId: string,
-    spec: TradeSpec,
-    entry: { clientOrderId: string; orderId: string },
-  ): Promise<{ tradeId: string }> {
-    const placed = await a.executor.placeStop({
-      tradeId,
-      symbol: spec.symbol,
-      positionSide: spec.side,
-      qty: new D(spec.qty),
-      stopPrice: new D(spec.stop),
-      seq: 0,
-    });
-    if (placed.status !== 'placed') throw new Error(`set-up stop not placed: ${placed.status}`);
-    const market = MARKETS[spec.symbol];
-    if (!market) throw new Error(`no market ${spec.symbol}`);
-    const maxLoss = new D(spec.maxLoss ?? '100');
-    const position = openPosition({
-      side: spec.side,
-      entryPrice: new D(spec.entry),
-      qty: new D(spec.qty),
-      filledAt: T0,
-      exits: {
-        stop: new D(spec.stop),
-        takeProfit: new D(spec.entry),
-        levels: [],
-        stopDistance: new D(spec.entry).minus(spec.stop).abs(),
-      },
-      maxLoss,
-      rules: stopRulesFor(TRADING, market),
-    }).position;
-    await a.store.createTrade({
-      tradeId,
-      accountId: a.accountId,
-      symbol: spec.symbol,
-      at: T0,
-      data: { side: spec.side, plan: { maxLoss: maxLoss.toFixed() } },
-    });
-    await a.store.transition(tradeId, {
-      expectedVersion: 1,
-      to: 'ENTERING',
-      type: 'ENTRY_SENT',
-      at: T0,
-      commandId: 'c1',
-    });
-    await a.store.transition(tradeId, {
-      expectedVersion: 2,
-      to: 'LIVE',
-      type: 'ENTRY_FILLED',
-      at: T0,
-      commandId: 'c2',
-      patch: {
-        position: encodePosition(position) as unknown as JsonMap,
-        stopOrderId: placed.order.id,
-        stopSeq: 0,
-        entry: {
-          clientOrderId: entry.clientOrderId,
-          orderId: entry.orderId,
-          requestedQty: spec.qty,
-          filledQty: spec.qty,
-          avgPrice: spec.entry,
-          filledAt: T0,
-          partial: false,
-          slippageBps: null,
-        },
-        ...(spec.liveWait ? { liveTaskToken: `token-${tradeId}` } : {}),
-      },
-    });
-    return { tradeId };
+    await liveTrade(a, spec, { clientOrderId: entry.clientOrderId, orderId: entry.order.id });
+    return { tradeId, entryFee: (entry.order.fee ?? new D(0)).toFixed() };
   }
 
   /** Realized PnL of a long from fills, computed here: Σ sells − Σ buys (qty × price) − Σ fees. */
